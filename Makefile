@@ -1,0 +1,58 @@
+# alsstrat — every verb of the lifecycle. `make` alone lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= out/demo
+
+.PHONY: help install lock demo test test-fast lint format typecheck bench serve bento clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# Re-runs only when the lock or the project metadata changed, so a second `make install` costs nothing.
+$(STAMP): requirements.lock pyproject.toml | $(BIN)/uv
+	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip sync --quiet requirements.lock
+	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv/ with the locked dependencies and the project (editable)
+
+lock: | $(BIN)/uv ## re-resolve requirements.lock from pyproject.toml (dev group included)
+	$(BIN)/uv pip compile pyproject.toml --group dev --python-version 3.11 --universal -o requirements.lock -q
+
+demo: install ## simulate a cohort, build it, train, promote, serve and score over HTTP (end to end)
+	$(BIN)/python -m training.demo --out $(DEMO_DIR)
+
+test: install ## the full test suite (what CI runs)
+	$(BIN)/python -m pytest -q
+
+test-fast: install ## tests without the slow (training/server) ones
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install ## ruff + mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## apply ruff's formatter and import sorting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install ## performance benchmarks; writes bench/results/*.md
+	$(BIN)/python -m bench.run
+
+serve: install ## serve the champion model over HTTP on port 3000 (needs ALSSTRAT_API_TOKENS)
+	$(BIN)/alsstrat serve --port 3000
+
+clean: ## remove build outputs and demo data (keeps .venv and mlruns)
+	rm -rf out build dist .pytest_cache .ruff_cache .mypy_cache

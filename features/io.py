@@ -1,0 +1,110 @@
+"""Read and write raw tables and cohort tables (CSV or Parquet). Reading never rewrites the source data."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from features import spec as S
+from features.contracts import validate_tables
+from features.errors import FeatureDataError, Violation
+
+Format = Literal["parquet", "csv"]
+# Text that means "no value" in CSV exports (pandas' defaults minus ambiguous words).
+CSV_NA = ["", "NA", "N/A", "NaN", "nan", "null", "NULL"]
+
+
+def find_table_file(folder: Path, table: str) -> Path | None:
+    """The file holding ``table`` in ``folder`` (``<table>.parquet`` or ``<table>.csv``), or None.
+
+    Raises
+    ------
+    FeatureDataError
+        When both a CSV and a Parquet file exist for the same table (ambiguous).
+    """
+    found = [p for p in (folder / f"{table}.parquet", folder / f"{table}.csv") if p.is_file()]
+    if len(found) > 1:
+        raise FeatureDataError([Violation(table, None, None, "both table.csv and table.parquet exist; keep one",
+                                          [p.name for p in found])], context=str(folder))
+    return found[0] if found else None
+
+
+def read_table_file(path: Path) -> pd.DataFrame:
+    """Read one table file as stored: CSV cells as text (typed later by the contract), Parquet as typed."""
+    if path.suffix == ".csv":
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=CSV_NA)
+    return pd.read_parquet(path)
+
+
+def load_native(folder: str | Path, *, with_truth: bool | None = None) -> dict[str, pd.DataFrame]:
+    """Load and validate the native raw tables from a folder.
+
+    Parameters
+    ----------
+    folder : path
+        Holds ``patients``, ``visits``, ``biomarkers``, ``events`` (and, from the simulator, ``truth``) as
+        ``<table>.csv`` or ``<table>.parquet``.
+    with_truth : bool or None
+        Load the ``truth`` table: True requires it, False ignores it, None loads it when present.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        Typed, validated tables.
+
+    Raises
+    ------
+    FeatureDataError
+        Every violation across all tables (missing files included); nothing partial is returned.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FeatureDataError([Violation(str(folder), None, None, "input folder does not exist")],
+                               context=str(folder))
+    names = list(S.RAW_TABLES)
+    if with_truth or (with_truth is None and find_table_file(folder, "truth") is not None):
+        names.append("truth")
+    raw: dict[str, pd.DataFrame] = {}
+    missing: list[Violation] = []
+    for table in names:
+        path = find_table_file(folder, table)
+        if path is None:
+            missing.append(Violation(table, None, None, f"required file is missing ({table}.csv or {table}.parquet)"))
+        else:
+            raw[table] = read_table_file(path)
+    if missing:
+        raise FeatureDataError(missing, context=str(folder))
+    return validate_tables(raw, context=str(folder))
+
+
+def write_tables(tables: Mapping[str, pd.DataFrame], out: str | Path, fmt: Format = "parquet") -> dict[str, Path]:
+    """Write tables as ``out/<name>.<fmt>``; each file appears whole or not at all (temp file + rename).
+
+    Returns
+    -------
+    dict of str to Path
+        Where each table was written.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for name, frame in tables.items():
+        target = out / f"{name}.{fmt}"
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=f".{fmt}.tmp")
+        os.close(fd)
+        try:
+            if fmt == "csv":
+                frame.to_csv(tmp, index=False)
+            else:
+                frame.to_parquet(tmp, index=False)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        written[name] = target
+    return written

@@ -1,0 +1,433 @@
+"""The feature spec: the single source of truth for every raw and cohort field.
+
+Every other description of the data is generated from this module: the raw-table contracts
+(:mod:`features.contracts`), the cohort-table schema, the model's input columns, the MLflow
+signature and the HTTP request schema. Change a field here and all of them follow.
+
+Time is in days relative to the index day 0 (native: the baseline visit; PRO-ACT: trial day 0);
+months are days / 30.4375. Canonical units: NfL and pNfH pg/mL, LCN2 ng/mL, FVC % predicted,
+weight kg, height cm, ALSFRS-R 0–48 (12 items 0–4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+DAYS_PER_MONTH = 30.4375
+"""Days in an average Gregorian month; months = days / DAYS_PER_MONTH everywhere."""
+
+BASELINE_WINDOW_END_DAY = 91
+"""Last day (inclusive) of the baseline window; baseline measurements come from days [0, 91]."""
+
+SLOPE_WINDOW_END_DAY = 365
+"""Last day (inclusive) of the slope-outcome window (91, 365]."""
+
+SLOPE_MIN_VISITS = 2
+SLOPE_MIN_SPAN_DAYS = 90
+
+Kind = Literal["id", "numeric", "integer", "categorical", "boolean", "text"]
+Group = Literal["id", "clinical", "functional", "respiratory", "anthropometric", "biomarker", "genetic", "outcome",
+                "history", "truth"]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a raw table or of the cohort table.
+
+    Attributes
+    ----------
+    name : str
+        Column name (lower_snake; the unit is in the name where two units could be confused).
+    kind : {"id", "numeric", "integer", "categorical", "boolean", "text"}
+        Logical type. ``integer`` values must be whole numbers; ``numeric`` values are floats.
+    description : str
+        What the field means, its unit and the source of its definition or bounds.
+    unit : str or None
+        Canonical unit, e.g. ``"pg/mL"``; None for unit-free fields.
+    lower, upper : float or None
+        Inclusive plausibility bounds in the canonical unit.
+    categories : tuple of str or None
+        Allowed values of a categorical field.
+    required : bool
+        The column must exist and every value must be present (non-null).
+    group : str
+        Clinical grouping, used for documentation and for the LCN2 ablation.
+    """
+
+    name: str
+    kind: Kind
+    description: str
+    unit: str | None = None
+    lower: float | None = None
+    upper: float | None = None
+    categories: tuple[str, ...] | None = None
+    required: bool = False
+    group: Group = "clinical"
+
+    def bounds_text(self) -> str:
+        """Human-readable rule text, e.g. ``within [0, 48] (points)``."""
+        if self.categories is not None:
+            return "one of " + ", ".join(self.categories)
+        if self.lower is not None and self.upper is not None:
+            unit = f" ({self.unit})" if self.unit else ""
+            return f"within [{_num(self.lower)}, {_num(self.upper)}]{unit}"
+        if self.lower is not None:
+            return f">= {_num(self.lower)}"
+        if self.upper is not None:
+            return f"<= {_num(self.upper)}"
+        return ""
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A raw table: its fields and the columns that must be unique together."""
+
+    name: str
+    description: str
+    fields: tuple[FieldSpec, ...]
+    key: tuple[str, ...] = ()
+
+    def field(self, name: str) -> FieldSpec:
+        """Return the field called ``name`` (KeyError naming the table otherwise)."""
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"table {self.name!r} has no field {name!r}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Shared vocabularies
+# --------------------------------------------------------------------------------------------------------------------
+SEX = ("female", "male")
+ONSET_SITE = ("bulbar", "limb", "respiratory", "other")
+EL_ESCORIAL = ("definite", "probable", "probable_lab", "possible", "unknown")
+C9ORF72 = ("positive", "negative", "unknown")
+FTD = ("yes", "no", "unknown")
+ANALYTES = ("nfl", "pnfh", "lcn2")
+MATRICES = ("serum", "plasma", "csf")
+EVENTS = ("death", "tracheostomy", "permanent_niv")
+
+ALSFRS_ITEMS = tuple(f"alsfrs_q{i}" for i in range(1, 13))
+"""ALSFRS-R items in questionnaire order (Cedarbaum 1999): Q1 speech, Q2 salivation, Q3 swallowing, Q4 handwriting,
+Q5 cutting food (5a without / 5b with gastrostomy), Q6 dressing and hygiene, Q7 turning in bed, Q8 walking,
+Q9 climbing stairs, Q10 dyspnoea (R1), Q11 orthopnoea (R2), Q12 respiratory insufficiency (R3)."""
+
+ALSFRS_ITEM_LABELS = (
+    "speech", "salivation", "swallowing", "handwriting", "cutting food", "dressing and hygiene", "turning in bed",
+    "walking", "climbing stairs", "dyspnoea", "orthopnoea", "respiratory insufficiency",
+)
+
+ALSFRS_DOMAINS: dict[str, tuple[str, ...]] = {
+    "bulbar": ALSFRS_ITEMS[0:3],
+    "fine_motor": ALSFRS_ITEMS[3:6],
+    "gross_motor": ALSFRS_ITEMS[6:9],
+    "respiratory": ALSFRS_ITEMS[9:12],
+}
+"""ALSFRS-R domain subscores (each 0–12), the grouping used by Franchignoni et al. 2013 (Rasch analysis)."""
+
+DAY_LIMIT = 36_525  # 100 years in days: anything beyond is a data error, not a patient history
+
+# Units accepted per analyte and their factor to the canonical unit. Sources: SI identities
+# (1 ng/L = 1 pg/mL; 1 µg/L = 1 ng/mL). Anything else is refused with the value named.
+CANONICAL_UNIT = {"nfl": "pg/mL", "pnfh": "pg/mL", "lcn2": "ng/mL"}
+UNIT_FACTORS: dict[str, dict[str, float]] = {
+    "nfl": {"pg/ml": 1.0, "ng/l": 1.0, "ng/ml": 1000.0},
+    "pnfh": {"pg/ml": 1.0, "ng/l": 1.0, "ng/ml": 1000.0},
+    "lcn2": {"ng/ml": 1.0, "µg/l": 1.0, "ug/l": 1.0, "pg/ml": 0.001, "µg/ml": 1000.0, "ug/ml": 1000.0, "mg/l": 1000.0},
+}
+
+
+def _unit_key(unit: str) -> str:
+    return unit.strip().lower().replace(" ", "").replace("mcg", "µg").replace("μ", "µ")
+
+
+def unit_factors(analytes: pd.Series, units: pd.Series) -> pd.Series:
+    """Vectorised :func:`unit_factor`: the factor per row, NaN where the analyte or unit is unknown or missing."""
+    keys = units.astype("string").str.strip().str.lower().str.replace(" ", "", regex=False)
+    keys = keys.str.replace("mcg", "µg", regex=False).str.replace("μ", "µ", regex=False)
+    out = pd.Series(np.nan, index=units.index, dtype="float64")
+    for analyte, table in UNIT_FACTORS.items():
+        rows = (analytes == analyte).fillna(False).to_numpy(dtype=bool)
+        out[rows] = keys[rows].map(table).astype("float64")
+    return out
+
+
+def unit_factor(analyte: str, unit: str) -> float:
+    """Factor that converts a value in ``unit`` to the analyte's canonical unit.
+
+    Parameters
+    ----------
+    analyte : {"nfl", "pnfh", "lcn2"}
+    unit : str
+        Unit as written in the raw data; matched case-insensitively, spaces ignored, "mcg" read as "µg".
+
+    Returns
+    -------
+    float
+        Multiply the raw value by this factor to get pg/mL (NfL, pNfH) or ng/mL (LCN2).
+
+    Raises
+    ------
+    KeyError
+        For an unknown analyte or unit; the message names the value and the accepted units.
+    """
+    key = _unit_key(unit)
+    factors = UNIT_FACTORS[analyte]
+    if key not in factors:
+        raise KeyError(f"unknown unit {unit!r} for analyte {analyte!r} (accepted: {', '.join(factors)})")
+    return factors[key]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Raw tables (native source: one CSV or Parquet file each)
+# --------------------------------------------------------------------------------------------------------------------
+_PID = FieldSpec("patient_id", "id", "De-identified patient identifier (no names, no dates of birth).",
+                 required=True, group="id")
+_DAY = FieldSpec("day", "integer", "Day relative to the index day 0 (native: baseline visit; PRO-ACT: trial day 0).",
+                 unit="days", lower=-DAY_LIMIT, upper=DAY_LIMIT, required=True, group="id")
+
+PATIENTS = TableSpec(
+    "patients",
+    "One row per patient: demographics, disease history and genetics.",
+    (
+        _PID,
+        FieldSpec("sex", "categorical", "Sex recorded at enrolment.", categories=SEX),
+        FieldSpec("age_at_onset_years", "numeric", "Age at first weakness or bulbar symptom, years.", unit="years",
+                  lower=10, upper=100, required=True),
+        FieldSpec("onset_site", "categorical", "Region of first symptoms (El Escorial regions; 'respiratory' onset is "
+                  "rare, ~1-3 %).", categories=ONSET_SITE, required=True),
+        FieldSpec("onset_day", "integer", "Day of symptom onset relative to day 0 (negative: before the index day).",
+                  unit="days", lower=-DAY_LIMIT, upper=0, required=True, group="history"),
+        FieldSpec("diagnosis_day", "integer", "Day of ALS diagnosis relative to day 0.", unit="days",
+                  lower=-DAY_LIMIT, upper=DAY_LIMIT, group="history"),
+        FieldSpec("el_escorial", "categorical", "Revised El Escorial category at diagnosis (Brooks 2000).",
+                  categories=EL_ESCORIAL),
+        FieldSpec("c9orf72", "categorical", "C9orf72 hexanucleotide repeat expansion status.", categories=C9ORF72,
+                  group="genetic"),
+        FieldSpec("ftd", "categorical", "Frontotemporal dementia diagnosed (Strong 2017 criteria).", categories=FTD),
+        FieldSpec("riluzole", "boolean", "Taking riluzole at baseline."),
+        FieldSpec("height_cm", "numeric", "Standing height, cm.", unit="cm", lower=100, upper=230,
+                  group="anthropometric"),
+        FieldSpec("last_contact_day", "integer", "Last day the patient was known alive and event-free "
+                  "(censoring day when no event).", unit="days", lower=0, upper=DAY_LIMIT, required=True,
+                  group="history"),
+    ),
+    key=("patient_id",),
+)
+
+VISITS = TableSpec(
+    "visits",
+    "One row per clinic visit: ALSFRS-R (total and/or the 12 items), FVC and weight.",
+    (
+        _PID,
+        _DAY,
+        FieldSpec("alsfrs_r_total", "integer", "ALSFRS-R total score (Cedarbaum 1999), 0-48, higher is better; when "
+                  "absent it is the sum of the 12 items.", unit="points", lower=0, upper=48, group="functional"),
+        *(
+            FieldSpec(item, "integer", f"ALSFRS-R item {i + 1} ({label}), 0-4, 4 = normal.", unit="points",
+                      lower=0, upper=4, group="functional")
+            for i, (item, label) in enumerate(zip(ALSFRS_ITEMS, ALSFRS_ITEM_LABELS, strict=True))
+        ),
+        FieldSpec("fvc_pct_pred", "numeric", "Forced vital capacity, % of predicted (best of up to 3 trials).",
+                  unit="% predicted", lower=0, upper=200, group="respiratory"),
+        FieldSpec("weight_kg", "numeric", "Body weight, kg.", unit="kg", lower=25, upper=250,
+                  group="anthropometric"),
+    ),
+    key=("patient_id", "day"),
+)
+
+BIOMARKERS = TableSpec(
+    "biomarkers",
+    "One row per biomarker measurement (long format), value in the unit given by `unit`.",
+    (
+        _PID,
+        _DAY,
+        FieldSpec("analyte", "categorical", "Analyte: neurofilament light (nfl), phosphorylated neurofilament heavy "
+                  "(pnfh), lipocalin-2 (lcn2).", categories=ANALYTES, required=True, group="biomarker"),
+        FieldSpec("matrix", "categorical", "Sample matrix.", categories=MATRICES, required=True, group="biomarker"),
+        FieldSpec("value", "numeric", "Measured concentration in `unit`; must be positive (below-LLOQ values are "
+                  "reported at the LLOQ by the lab, never as 0).", lower=1e-6, upper=1e9, required=True,
+                  group="biomarker"),
+        FieldSpec("unit", "text", "Unit of `value`; converted to pg/mL (NfL, pNfH) or ng/mL (LCN2). Unknown units are "
+                  "refused.", required=True, group="biomarker"),
+        FieldSpec("assay", "text", "Assay platform, free text (e.g. simoa, ella, elisa); recorded for provenance.",
+                  group="biomarker"),
+    ),
+)
+
+EVENTS_TABLE = TableSpec(
+    "events",
+    "Survival endpoints: death, tracheostomy, permanent non-invasive ventilation (NIV > 23 h/day).",
+    (
+        _PID,
+        FieldSpec("event", "categorical", "Endpoint type (ENCALS composite, Westeneng 2018).", categories=EVENTS,
+                  required=True, group="outcome"),
+        _DAY,
+    ),
+    key=("patient_id", "event"),
+)
+
+TRUTH = TableSpec(
+    "truth",
+    "Synthetic source only: the planted latent truth, so tests can measure recovery.",
+    (
+        _PID,
+        FieldSpec("subtype", "integer", "Planted latent subtype index.", lower=0, upper=99, required=True,
+                  group="truth"),
+        FieldSpec("subtype_name", "text", "Planted latent subtype name.", required=True, group="truth"),
+        FieldSpec("true_slope_points_per_month", "numeric", "Planted ALSFRS-R slope, points/month (negative = "
+                  "decline).", unit="points/month", lower=-20, upper=5, required=True, group="truth"),
+        FieldSpec("hazard_multiplier", "numeric", "Planted multiplier of the baseline hazard (1 = reference).",
+                  lower=0, upper=1000, required=True, group="truth"),
+    ),
+    key=("patient_id",),
+)
+
+RAW_TABLES: dict[str, TableSpec] = {t.name: t for t in (PATIENTS, VISITS, BIOMARKERS, EVENTS_TABLE)}
+"""The native raw tables every source is mapped into."""
+
+SYNTHETIC_TABLES: dict[str, TableSpec] = {**RAW_TABLES, "truth": TRUTH}
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The cohort table (one row per patient): baseline fields (the model's input) + outcomes
+# --------------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BaselineField(FieldSpec):
+    """A cohort baseline field: the model input and the HTTP request field.
+
+    ``required_for_scoring`` marks the fields a screening visit must supply to be scored.
+    ``analyte``/``matrix`` link biomarker fields back to the raw biomarker table.
+    """
+
+    required_for_scoring: bool = False
+    analyte: str | None = None
+    matrix: str | None = None
+
+
+def _biomarker(analyte: str, matrix: str, label: str, upper: float, source: str) -> BaselineField:
+    unit = CANONICAL_UNIT[analyte]
+    unit_name = unit.replace("/", "_").lower()
+    return BaselineField(
+        f"{analyte}_{matrix}_{unit_name}", "numeric",
+        f"{label} in {matrix}, {unit}, value nearest day 0 within the baseline window; optional (missing is not "
+        f"zero). {source}",
+        unit=unit, lower=0.01, upper=upper, group="biomarker", analyte=analyte, matrix=matrix,
+    )
+
+
+_NFL_SRC = "Prognostic in ALS: Lu 2015 (blood ~4x controls), Verde 2019, Vacchiano 2021."
+_PNFH_SRC = "Diagnostic CSF marker (Poesen 2017, cut-off 768 pg/mL); prognostic value modest."
+_LCN2_SRC = ("HYPOTHESIS: raised in ALS blood/tissue (reviews 2025); no validated human effect on progression or "
+             "survival.")
+
+BASELINE_FIELDS: tuple[BaselineField, ...] = (
+    BaselineField("age_at_onset_years", "numeric", "Age at symptom onset, years.", unit="years", lower=10, upper=100,
+                  required_for_scoring=True),
+    BaselineField("sex", "categorical", "Sex.", categories=SEX, required_for_scoring=True),
+    BaselineField("onset_site", "categorical", "Region of first symptoms.", categories=ONSET_SITE,
+                  required_for_scoring=True),
+    BaselineField("months_since_onset", "numeric", "Symptom duration at day 0: (0 - onset_day) / 30.4375, months.",
+                  unit="months", lower=0, upper=600, required_for_scoring=True, group="history"),
+    BaselineField("diagnostic_delay_months", "numeric", "Onset to diagnosis: (diagnosis_day - onset_day) / 30.4375, "
+                  "months (ENCALS predictor, Westeneng 2018).", unit="months", lower=0, upper=600,
+                  required_for_scoring=True, group="history"),
+    BaselineField("alsfrs_r_total", "numeric", "ALSFRS-R total at the baseline visit nearest day 0 (0-48 points; 0-40 "
+                  "for a legacy-ALSFRS dataset, see its alsfrs_scale).", unit="points", lower=0, upper=48,
+                  required_for_scoring=True, group="functional"),
+    *(
+        BaselineField(item, "numeric", f"ALSFRS-R item {i + 1} ({label}) at the baseline visit, 0-4 points.",
+                      unit="points", lower=0, upper=4, group="functional")
+        for i, (item, label) in enumerate(zip(ALSFRS_ITEMS, ALSFRS_ITEM_LABELS, strict=True))
+    ),
+    BaselineField("alsfrs_r_slope_baseline", "numeric", "OLS slope of ALSFRS-R total over the baseline-window visits "
+                  "(days 0-91, >= 2 visits), points/month.", unit="points/month", lower=-48, upper=48,
+                  group="functional"),
+    BaselineField("fvc_pct_pred", "numeric", "FVC at the baseline visit nearest day 0, % predicted.",
+                  unit="% predicted", lower=0, upper=200, group="respiratory"),
+    BaselineField("fvc_slope_baseline", "numeric", "OLS slope of FVC over the baseline-window visits (>= 2 visits), "
+                  "% predicted per month.", unit="% predicted/month", lower=-200, upper=200, group="respiratory"),
+    BaselineField("bmi", "numeric", "Body-mass index at baseline: weight_kg / (height_cm/100)^2, kg/m^2 "
+                  "(higher BMI -> longer survival, Atassi 2014).", unit="kg/m^2", lower=10, upper=70,
+                  group="anthropometric"),
+    BaselineField("weight_change_pct", "numeric", "Weight change over the baseline window: 100 * (last - first) / "
+                  "first, % (>= 2 weights).", unit="%", lower=-60, upper=60, group="anthropometric"),
+    BaselineField("weight_slope_baseline", "numeric", "OLS slope of weight over the baseline-window visits "
+                  "(>= 2 visits), kg/month.", unit="kg/month", lower=-50, upper=50, group="anthropometric"),
+    _biomarker("nfl", "serum", "Neurofilament light chain", 1e5, _NFL_SRC),
+    _biomarker("nfl", "plasma", "Neurofilament light chain", 1e5, _NFL_SRC),
+    _biomarker("nfl", "csf", "Neurofilament light chain", 1e6, _NFL_SRC),
+    _biomarker("pnfh", "serum", "Phosphorylated neurofilament heavy chain", 1e5, _PNFH_SRC),
+    _biomarker("pnfh", "csf", "Phosphorylated neurofilament heavy chain", 1e6, _PNFH_SRC),
+    _biomarker("lcn2", "plasma", "Lipocalin-2 (NGAL)", 1e5, _LCN2_SRC),
+    _biomarker("lcn2", "serum", "Lipocalin-2 (NGAL)", 1e5, _LCN2_SRC),
+    _biomarker("lcn2", "csf", "Lipocalin-2 (NGAL)", 1e5, _LCN2_SRC),
+    BaselineField("c9orf72", "categorical", "C9orf72 repeat expansion status (ENCALS predictor).", categories=C9ORF72,
+                  group="genetic"),
+    BaselineField("el_escorial", "categorical", "Revised El Escorial category.", categories=EL_ESCORIAL),
+    BaselineField("ftd", "categorical", "Frontotemporal dementia.", categories=FTD),
+    BaselineField("riluzole", "boolean", "Taking riluzole at baseline."),
+)
+"""Cohort baseline fields: exactly what a screening visit collects. Model input and HTTP request body."""
+
+OUTCOME_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("alsfrs_r_slope_3_12", "numeric", "Outcome: OLS slope of ALSFRS-R total over visits with day in "
+              "(91, 365], >= 2 visits spanning >= 90 days, points/month; missing otherwise (never imputed).",
+              unit="points/month", lower=-48, upper=48, group="outcome"),
+    FieldSpec("time_to_event_months", "numeric", "Outcome: months from day 0 to the first of death, tracheostomy or "
+              "permanent ventilation; else to the last contact (censored).", unit="months", lower=0, upper=1200,
+              group="outcome"),
+    FieldSpec("event_observed", "boolean", "Outcome: True if the composite endpoint was observed, False if censored.",
+              group="outcome"),
+)
+
+COHORT_ID = FieldSpec("patient_id", "id", "De-identified patient identifier.", required=True, group="id")
+
+COHORT_FIELDS: tuple[FieldSpec, ...] = (COHORT_ID, *BASELINE_FIELDS, *OUTCOME_FIELDS)
+
+BASELINE_NAMES: tuple[str, ...] = tuple(f.name for f in BASELINE_FIELDS)
+OUTCOME_NAMES: tuple[str, ...] = tuple(f.name for f in OUTCOME_FIELDS)
+REQUIRED_FOR_SCORING: tuple[str, ...] = tuple(f.name for f in BASELINE_FIELDS if f.required_for_scoring)
+LCN2_FIELDS: tuple[str, ...] = tuple(f.name for f in BASELINE_FIELDS if f.analyte == "lcn2")
+BIOMARKER_FIELDS: tuple[BaselineField, ...] = tuple(f for f in BASELINE_FIELDS if f.analyte is not None)
+
+
+def baseline_field(name: str) -> BaselineField:
+    """Return the baseline field called ``name`` (KeyError naming it otherwise)."""
+    for spec in BASELINE_FIELDS:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no baseline field {name!r}")
+
+
+def biomarker_field_name(analyte: str, matrix: str) -> str | None:
+    """Cohort column for an analyte/matrix pair, or None when the spec has no such field."""
+    for spec in BIOMARKER_FIELDS:
+        if spec.analyte == analyte and spec.matrix == matrix:
+            return spec.name
+    return None
+
+
+def spec_hash() -> str:
+    """SHA-256 (hex, first 16 characters) of the whole spec: recorded with every run and model."""
+    payload = {
+        "raw": {name: [asdict(f) for f in t.fields] for name, t in SYNTHETIC_TABLES.items()},
+        "cohort": [asdict(f) for f in COHORT_FIELDS],
+        "constants": [DAYS_PER_MONTH, BASELINE_WINDOW_END_DAY, SLOPE_WINDOW_END_DAY, SLOPE_MIN_VISITS,
+                      SLOPE_MIN_SPAN_DAYS],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]

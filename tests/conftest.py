@@ -1,0 +1,25 @@
+"""Shared test fixtures: seeded randomness only, and paths to the shared data when present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DREAM_DIR = REPO.parent / "shared" / "data" / "dream2012"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A fresh, seeded generator per test (never the global numpy state)."""
+    return np.random.default_rng(20261126)
+
+
+@pytest.fixture(scope="session")
+def dream_dir() -> Path:
+    """The DREAM-2012 data folder (shared beside the checkout); tests that need it skip when it is absent."""
+    if not (DREAM_DIR / "als_dream2012.csv.gz").is_file():
+        pytest.skip(f"DREAM-2012 data not found at {DREAM_DIR}")
+    return DREAM_DIR
