@@ -139,7 +139,7 @@ def write_cohort(cohort: Cohort, path: str | Path) -> tuple[Path, Path]:
     meta[METADATA_KEY] = json.dumps(cohort.metadata()).encode()
     arrow = arrow.replace_schema_metadata(meta)
     report_path = path.with_suffix(".report.json")
-    report = cohort.report.to_dict() if cohort.report else {"source": cohort.source}
+    report: dict[str, Any] = cohort.report.to_dict() if cohort.report else {"source": cohort.source}
     report["metadata"] = cohort.metadata()
     _atomic_write(path, lambda tmp: pq.write_table(arrow, tmp))
     _atomic_write(report_path, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2, default=str)))

@@ -68,7 +68,8 @@ def parse_table(raw: pd.DataFrame, table: str, violations: list[Violation]) -> p
     raw = raw.reset_index(drop=True)
     for column in raw.columns:
         if column not in tspec.names:
-            violations.append(Violation(table, None, str(column), f"unknown column (expected: {', '.join(tspec.names)})"))
+            expected = ", ".join(tspec.names)
+            violations.append(Violation(table, None, str(column), f"unknown column (expected: {expected})"))
     out: dict[str, pd.Series] = {}
     for f in tspec.fields:
         if f.name not in raw.columns:
@@ -140,20 +141,17 @@ def check_schema(df: pd.DataFrame, table: str, violations: list[Violation]) -> N
     except pa.errors.SchemaErrors as exc:
         tspec = S.SYNTHETIC_TABLES[table]
         cases = exc.failure_cases
-        key_rows: set[int] = set()
         # A cell that could not be parsed is already reported; do not report it again as "missing".
         already = {(v.row, v.column) for v in violations if v.table == table}
+        missing_columns = {v.column for v in violations if v.table == table and v.row is None}
         for case in cases.itertuples(index=False):
             check = str(case.check)
             idx = None if pd.isna(case.index) else int(case.index)
             column = str(case.column)
             if check == "multiple_fields_uniqueness" or check.startswith("field_uniqueness"):
-                if idx is not None and idx not in key_rows:
-                    key_rows.add(idx)
-                    key = ", ".join(tspec.key)
-                    values = tuple(_plain(df.iloc[idx][k]) for k in tspec.key)
-                    violations.append(Violation(table, idx + 1, key, f"duplicate key ({key})", values))
-                continue
+                continue  # reported by check_keys, which names the first occurrence
+            if column in missing_columns:
+                continue  # the whole column is absent: reported once, not per row
             if check.startswith("dtype(") or check.startswith("column_in_"):
                 continue  # parse_table already reported missing columns and unparsable cells
             f = tspec.field(column)
@@ -166,6 +164,24 @@ def check_schema(df: pd.DataFrame, table: str, violations: list[Violation]) -> N
                 rule = f"must be {f.bounds_text()}"
                 value = _plain(case.failure_case)
             violations.append(Violation(table, None if idx is None else idx + 1, column, rule, value))
+
+
+def check_keys(df: pd.DataFrame, table: str, violations: list[Violation]) -> None:
+    """Each key (e.g. patient_id, day) must be unique; every repeat names the row it repeats."""
+    key = list(S.SYNTHETIC_TABLES[table].key)
+    if not key or len(df) == 0:
+        return
+    complete = df[key].notna().all(axis=1)
+    keyed = df.loc[complete, key]
+    repeats = keyed.duplicated(keep="first")
+    if not repeats.any():
+        return
+    first_row = keyed.reset_index().groupby(key, sort=False)["index"].transform("min")
+    first_row.index = keyed.index
+    for idx in keyed.index[repeats.to_numpy()]:
+        values = tuple(_plain(df.at[idx, k]) for k in key)
+        violations.append(Violation(table, int(idx) + 1, ", ".join(key),
+                                    f"duplicate key ({', '.join(key)}) of row {int(first_row[idx]) + 1}", values))
 
 
 def check_cross_table(tables: Mapping[str, pd.DataFrame], violations: list[Violation]) -> None:
@@ -181,7 +197,10 @@ def check_cross_table(tables: Mapping[str, pd.DataFrame], violations: list[Viola
             violations.append(Violation(name, int(idx) + 1, "patient_id", "patient_id not found in patients",
                                         pid.iloc[idx]))
 
-    both = patients["diagnosis_day"].notna() & patients["onset_day"].notna()
+    # Only compare days that passed their own checks, so one bad cell yields one message.
+    flagged = {v.row for v in violations if v.table == "patients" and v.column in ("onset_day", "diagnosis_day")}
+    valid = ~pd.Series([i + 1 in flagged for i in range(len(patients))], index=patients.index, dtype=bool)
+    both = valid & patients["diagnosis_day"].notna() & patients["onset_day"].notna()
     early = both & (patients["diagnosis_day"] < patients["onset_day"])
     for idx in np.flatnonzero(early.to_numpy()):
         violations.append(Violation("patients", int(idx) + 1, "diagnosis_day",
@@ -248,6 +267,7 @@ def validate_tables(raw_tables: Mapping[str, pd.DataFrame], *, context: str = "r
             continue
         typed[name] = parse_table(frame, name, violations)
         check_schema(typed[name], name, violations)
+        check_keys(typed[name], name, violations)
     check_cross_table(typed, violations)
     if violations:
         raise FeatureDataError(violations, context=context)

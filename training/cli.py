@@ -19,8 +19,9 @@ from rich.console import Console
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="ALS patient stratification: LCN2 + neurofilament + clinical data -> subtype and progression.")
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: reports and paths are printed whole, never folded at the terminal width (they are grepped and pasted).
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
@@ -72,8 +73,9 @@ def simulate(
 ) -> None:
     """Simulate a literature-grounded synthetic cohort and write the native raw tables plus the truth table."""
     with cli_errors():
-        from features.io import write_tables
         from features.simulate import load_scenario, simulate_cohort
+
+        from features.io import write_tables
         from training.progress import progress_callback
 
         if fmt not in ("parquet", "csv"):
