@@ -125,5 +125,63 @@ def cohort(
         print_cohort_summary(console, built, path, report_path)
 
 
+@app.command()
+def train(
+    config: Annotated[Path | None, typer.Option(help="Training config YAML (default: training/configs/default.yaml).")]
+    = None,
+    source: Annotated[str | None, typer.Option(help="Override data.source: synthetic | native | proact | dream2012.")]
+    = None,
+    input: Annotated[Path | None, typer.Option(help="Override data.input (folder or file).")] = None,
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name (default from the config).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last on stdout.")] = False,
+) -> None:
+    """Train the subtype and progression models, log one MLflow run and register a new model version."""
+    with cli_errors():
+        import json
+
+        from training.config import load_config
+        from training.train import run_training
+
+        cfg = load_config(config)
+        data = cfg.data.model_copy(update={k: v for k, v in {"source": source, "input": str(input) if input else None}
+                                           .items() if v is not None})
+        cfg = cfg.model_copy(update={"data": data, **({"experiment": experiment} if experiment else {})})
+        cfg = type(cfg).model_validate(cfg.model_dump())  # re-validate the overrides
+        status_console = err_console if as_json else console
+        with status_console.status("training") as status:
+            result = run_training(cfg, stage=lambda s: status.update(f"training: {s}"))
+        if as_json:
+            console.print_json(json.dumps(result.to_json_dict(), allow_nan=False, default=_json_float))
+        else:
+            from training.summaries import print_train_summary
+
+            print_train_summary(console, result)
+
+
+def _json_float(value: object) -> object:
+    return None
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered version of the model to make champion.")],
+    approver: Annotated[str, typer.Option(help="Who approves this promotion.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the promotion history).")],
+    model_name: Annotated[str, typer.Option("--model-name", help="Registered model name.")] = "als-stratifier",
+) -> None:
+    """Move the champion alias to VERSION and append the move to the promotion history."""
+    with cli_errors():
+        from training.registry import PromotionRefused, promote as do_promote
+        from training.tracking import configure_tracking
+
+        configure_tracking()
+        try:
+            record = do_promote(model_name, version, approver=approver, reason=reason)
+        except PromotionRefused as exc:
+            raise BadInput(str(exc)) from None
+        console.print(f"{model_name} version {record.version} is now champion "
+                      f"(previous: {record.previous_champion or 'none'}); approved by {record.approver}.")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

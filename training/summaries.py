@@ -55,3 +55,38 @@ def print_cohort_summary(console: Console, cohort: Cohort, path: Path, report_pa
 
 def _share(count: int, n: int) -> str:
     return f"{count:,} ({100 * count / n:.1f} %)" if n else "0"
+
+
+def print_train_summary(console: Console, result: object) -> None:
+    """Key metrics next to the baselines and the noise floor, plus where the run and model are."""
+    metrics: dict[str, float] = getattr(result, "metrics", {})
+    grid = Table(title="test-set metrics (held-out patients)", title_justify="left")
+    grid.add_column("metric")
+    grid.add_column("model", justify="right")
+    grid.add_column("reference", justify="right")
+    rows = [
+        ("slope RMSE (points/month)", "test_slope_rmse", "baseline_slope_rmse", "pre-slope linear baseline"),
+        ("slope RMSE noise floor (oracle)", "oracle_slope_rmse", None, ""),
+        ("slope 80 % interval coverage", "test_slope_interval_coverage_80", None, "nominal 0.80"),
+        ("survival C-index (Harrell)", "test_survival_cindex", "baseline_survival_cindex", "ENCALS-style Cox"),
+        ("survival C-index (Uno)", "test_survival_cindex_uno", None, ""),
+        ("integrated Brier score", "test_survival_ibs", None, ""),
+        ("subtype ARI vs planted truth", "test_subtype_ari_truth", None, ""),
+        ("LCN2 added C-index", "lcn2_added_cindex", None, "95 % CI"),
+        ("LCN2 added slope RMSE reduction", "lcn2_added_slope_rmse", None, "95 % CI"),
+    ]
+    for label, key, ref_key, ref_label in rows:
+        if key not in metrics:
+            continue
+        ref = ""
+        if ref_key and ref_key in metrics:
+            ref = f"{metrics[ref_key]:.3f} ({ref_label})"
+        elif key.startswith("lcn2_added") and f"{key}_ci_low" in metrics:
+            ref = f"[{metrics[key + '_ci_low']:+.3f}, {metrics[key + '_ci_high']:+.3f}]"
+        elif ref_label:
+            ref = ref_label
+        grid.add_row(label, f"{metrics[key]:.3f}", ref)
+    console.print(grid)
+    console.print(f"run id: {getattr(result, 'run_id', '')}\n"
+                  f"registered: {getattr(result, 'model_name', '')} version {getattr(result, 'model_version', '')}\n"
+                  f"data hash: {getattr(result, 'data_hash', '')}")

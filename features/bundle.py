@@ -1,0 +1,268 @@
+"""The fitted model bundle: derived features -> subtype + slope quantiles + survival, in one object.
+
+This is stage 2 of the architecture: it takes cohort baseline fields (exactly what a screening visit collects)
+and returns every prediction. It lives in ``features`` (not ``training``) because serving must unpickle and run
+it without importing the training code. Training builds the components; this module only predicts.
+
+Two entry points share one array path, so they cannot drift apart:
+
+* :meth:`StratifierModel.predict_frame` — a DataFrame of baseline fields (batch, pyfunc, CLI scoring);
+* :meth:`StratifierModel.predict_records` — plain dicts, no pandas (the HTTP hot path).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from scipy import special
+from sklearn.mixture import GaussianMixture
+
+from features import spec as S
+from features.derive import BaselineFeatures
+
+logger = logging.getLogger(__name__)
+logger.addHandler(logging.NullHandler())
+
+SURVIVAL_HORIZONS_MONTHS = (12, 24, 36)
+RISK_GROUP_NAMES = ("lowest", "low", "intermediate", "high", "highest")
+
+
+@dataclass
+class SubtypeInfo:
+    """A subtype as shipped inside the model: its label, name, description and training profile."""
+
+    label: int
+    name: str
+    description: str
+    profile: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SubtypeComponent:
+    """Gaussian mixture on standardised derived features (missing values filled with training medians).
+
+    Attributes
+    ----------
+    columns : ndarray of int
+        Positions of the clustering features in the derived-feature matrix.
+    fill, center, scale : ndarray
+        Training medians (for missing values), means and standard deviations of those features.
+    gmm : GaussianMixture
+        The fitted mixture; component ``k`` is subtype label ``k``.
+    subtypes : list of SubtypeInfo
+        One per component, in label order.
+    """
+
+    columns: np.ndarray
+    fill: np.ndarray
+    center: np.ndarray
+    scale: np.ndarray
+    gmm: GaussianMixture
+    subtypes: list[SubtypeInfo]
+
+    def standardise(self, z: np.ndarray) -> np.ndarray:
+        x = z[:, self.columns]
+        x = np.where(np.isnan(x), self.fill, x)
+        return (x - self.center) / self.scale
+
+    def probabilities(self, z: np.ndarray) -> np.ndarray:
+        """Membership probabilities, shape (n, K); rows sum to 1."""
+        return np.asarray(self.gmm.predict_proba(self.standardise(z)))
+
+
+@dataclass
+class SlopeComponent:
+    """XGBoost multi-quantile regression of the ALSFRS-R slope (points/month).
+
+    ``margin`` (points/month) widens (or narrows, if negative) the raw p10-p90 interval symmetrically: the
+    split-conformal correction learned from out-of-fold training residuals (conformalised quantile regression,
+    Romano et al. 2019), so the interval's coverage is calibrated rather than assumed.
+    """
+
+    booster: xgb.Booster
+    quantiles: tuple[float, float, float]
+    margin: float = 0.0
+
+    def predict(self, dm: xgb.DMatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        raw = np.asarray(self.booster.predict(dm)).reshape(-1, 3)
+        raw = np.sort(raw, axis=1)  # quantile crossing is possible in independent trees; order restores it
+        return raw[:, 0] - self.margin, raw[:, 1], raw[:, 2] + self.margin
+
+    def contributions(self, dm: xgb.DMatrix) -> np.ndarray:
+        """Per-feature contributions (points/month) to the median prediction; last column is the bias."""
+        contrib = np.asarray(self.booster.predict(dm, pred_contribs=True))
+        if contrib.ndim == 3:  # (n, quantiles, features + 1): take the median's
+            contrib = contrib[:, 1, :]
+        return contrib
+
+
+@dataclass
+class SurvivalComponent:
+    """XGBoost accelerated-failure-time model: log T = mu(x) + sigma * eps, with eps ~ ``distribution``.
+
+    Survival from day 0 in months: S(t | x) = 1 - F((ln t - mu) / sigma); the median is exp(mu). Risk groups
+    cut -mu at training-set quantiles (group 1 = lowest risk).
+    """
+
+    booster: xgb.Booster
+    distribution: str
+    sigma: float
+    risk_cutpoints: np.ndarray
+
+    def mu(self, dm: xgb.DMatrix) -> np.ndarray:
+        return np.asarray(self.booster.predict(dm, output_margin=True), dtype=float).reshape(-1)
+
+    def survival_at(self, mu: np.ndarray, months: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Survival probabilities, shape (n, len(months)); non-increasing in time by construction."""
+        t = np.asarray(months, dtype=float)
+        z = (np.log(np.maximum(t, 1e-9))[None, :] - mu[:, None]) / self.sigma
+        return 1.0 - _cdf(self.distribution, z)
+
+    def risk_group(self, mu: np.ndarray) -> np.ndarray:
+        """1 (lowest risk) .. len(cutpoints) + 1 (highest risk)."""
+        return np.searchsorted(self.risk_cutpoints, -mu, side="right") + 1
+
+
+def _cdf(distribution: str, z: np.ndarray) -> np.ndarray:
+    if distribution == "normal":
+        return np.asarray(special.ndtr(z))
+    if distribution == "logistic":
+        return np.asarray(special.expit(z))
+    if distribution == "extreme":
+        return 1.0 - np.exp(-np.exp(z))
+    raise ValueError(f"unknown AFT distribution {distribution!r}")
+
+
+@dataclass
+class StratifierModel:
+    """The whole fitted model: ``features`` -> (``subtype``, ``slope``, ``survival``) plus metadata.
+
+    ``metadata`` holds the run id, training-data hash, spec hash, ALSFRS scale and key metrics. ``model_version``
+    is the registry version; it is not known when the model is logged, so loaders set it (see
+    :func:`features.pyfunc.load_stratifier`).
+    """
+
+    features: BaselineFeatures
+    subtype: SubtypeComponent
+    slope: SlopeComponent
+    survival: SurvivalComponent
+    metadata: dict[str, Any] = field(default_factory=dict)
+    top_features: int = 5
+    model_version: str = "unregistered"
+
+    # ------------------------------------------------------------------ inputs
+    @property
+    def feature_names(self) -> list[str]:
+        return [str(n) for n in self.features.get_feature_names_out()]
+
+    def _frame_input(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Baseline columns in spec order; optional columns absent from ``frame`` become explicit missing."""
+        missing_required = [c for c in S.REQUIRED_FOR_SCORING if c not in frame.columns]
+        if missing_required:
+            raise ValueError(f"{len(missing_required)} required fields are missing from data: {missing_required}")
+        out = frame.reindex(columns=list(S.BASELINE_NAMES))
+        return out
+
+    # ------------------------------------------------------------------ predictions
+    def predict_arrays(self, z: np.ndarray) -> dict[str, Any]:
+        """All predictions for a derived-feature matrix ``z`` (rows = candidates)."""
+        dm = xgb.DMatrix(z, missing=np.nan, feature_names=None)
+        proba = self.subtype.probabilities(z)
+        labels = np.array([s.label for s in self.subtype.subtypes])
+        chosen = labels[np.argmax(proba, axis=1)]
+        p10, p50, p90 = self.slope.predict(dm)
+        mu = self.survival.mu(dm)
+        surv = self.survival.survival_at(mu, SURVIVAL_HORIZONS_MONTHS)
+        contrib = self.slope.contributions(dm)[:, :-1]
+        k = min(self.top_features, contrib.shape[1])
+        top = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :k]
+        return {
+            "proba": proba, "labels": labels, "chosen": chosen, "p10": p10, "p50": p50, "p90": p90,
+            "mu": mu, "surv": surv, "median": np.exp(mu), "risk_group": self.survival.risk_group(mu),
+            "contrib": contrib, "top": top,
+        }
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Predict for a DataFrame of baseline fields: one output row per input row, in input order.
+
+        Returns
+        -------
+        DataFrame
+            ``subtype_label``, ``subtype_name``, ``subtype_probability_<label>`` (one per subtype),
+            ``slope_median``/``slope_p10``/``slope_p90`` (ALSFRS-R points/month), ``survival_probability_<t>m``
+            for t = 12, 24, 36 months, ``median_survival_months`` (from day 0), ``risk_group`` (1 = lowest risk),
+            ``explanation`` (JSON list of the top features and their contributions to the median slope,
+            points/month) and ``model_version``.
+        """
+        x = self._frame_input(frame)
+        z = self.features.transform(x)
+        arrays = self.predict_arrays(z)
+        names = self.feature_names
+        out = pd.DataFrame(index=frame.index)
+        out["subtype_label"] = arrays["chosen"].astype(int)
+        name_of = {s.label: s.name for s in self.subtype.subtypes}
+        out["subtype_name"] = [name_of[int(lbl)] for lbl in arrays["chosen"]]
+        for j, lbl in enumerate(arrays["labels"]):
+            out[f"subtype_probability_{int(lbl)}"] = arrays["proba"][:, j]
+        out["slope_median"] = arrays["p50"]
+        out["slope_p10"] = arrays["p10"]
+        out["slope_p90"] = arrays["p90"]
+        for j, t in enumerate(SURVIVAL_HORIZONS_MONTHS):
+            out[f"survival_probability_{t}m"] = arrays["surv"][:, j]
+        out["median_survival_months"] = arrays["median"]
+        out["risk_group"] = arrays["risk_group"].astype(int)
+        out["explanation"] = [
+            json.dumps([{"feature": names[c], "contribution": round(float(arrays["contrib"][i, c]), 6)}
+                        for c in arrays["top"][i]])
+            for i in range(len(out))
+        ]
+        out["model_version"] = self.model_version
+        return out
+
+    def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The HTTP hot path: the same predictions as :meth:`predict_frame`, from plain dicts, no DataFrame.
+
+        Returns one nested dict per record (the service's response shape).
+        """
+        z = self.features.transform_records(records)
+        arrays = self.predict_arrays(z)
+        names = self.feature_names
+        subtypes = self.subtype.subtypes
+        version = {"name": self.metadata.get("model_name", "als-stratifier"), "version": self.model_version,
+                   "run_id": self.metadata.get("run_id")}
+        results: list[dict[str, Any]] = []
+        for i in range(len(records)):
+            label = int(arrays["chosen"][i])
+            results.append({
+                "subtype": {
+                    "label": label,
+                    "name": next(s.name for s in subtypes if s.label == label),
+                    "probabilities": {str(int(lbl)): float(arrays["proba"][i, j])
+                                      for j, lbl in enumerate(arrays["labels"])},
+                },
+                "slope": {"median": float(arrays["p50"][i]), "p10": float(arrays["p10"][i]),
+                          "p90": float(arrays["p90"][i]), "unit": "ALSFRS-R points/month"},
+                "survival": {
+                    "probability": {str(t): float(arrays["surv"][i, j])
+                                    for j, t in enumerate(SURVIVAL_HORIZONS_MONTHS)},
+                    "median_months": float(arrays["median"][i]),
+                    "risk_group": int(arrays["risk_group"][i]),
+                },
+                "explanation": [{"feature": names[c], "contribution": float(arrays["contrib"][i, c])}
+                                for c in arrays["top"][i]],
+                "model": version,
+            })
+        return results
+
+    def subtype_table(self) -> pd.DataFrame:
+        """Name, description and profile of every subtype (what the model card and metadata endpoint show)."""
+        rows = [{"label": s.label, "name": s.name, "description": s.description, **s.profile}
+                for s in self.subtype.subtypes]
+        return pd.DataFrame(rows)

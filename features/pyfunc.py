@@ -1,0 +1,81 @@
+"""MLflow pyfunc wrapper around :class:`features.bundle.StratifierModel`, and the loader used by serving and CLI.
+
+The fitted bundle is stored as a joblib artifact; the wrapper only loads it and calls ``predict_frame``.
+Importing this module imports mlflow, so only the code paths that log or load models import it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import joblib
+import mlflow
+import pandas as pd
+
+from features.bundle import StratifierModel
+
+BUNDLE_ARTIFACT = "bundle"
+_REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+
+
+class StratifierPyfunc(mlflow.pyfunc.PythonModel):
+    """pyfunc flavour: ``predict`` takes a DataFrame of cohort baseline fields, returns one row per input row."""
+
+    model: StratifierModel
+
+    def load_context(self, context: Any) -> None:
+        self.model = joblib.load(context.artifacts[BUNDLE_ARTIFACT])
+        config = getattr(context, "model_config", None) or {}
+        if "model_version" in config:
+            self.model.model_version = str(config["model_version"])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return self.model.predict_frame(model_input)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A loaded stratifier and where it came from."""
+
+    model: StratifierModel
+    uri: str
+    name: str | None
+    version: str | None
+    run_id: str | None
+
+
+def resolve_version(uri: str) -> tuple[str | None, str | None, str | None]:
+    """(model name, registry version, run id) for ``models:/name@alias`` or ``models:/name/N``; Nones otherwise."""
+    match = _REGISTRY_URI.match(uri)
+    if not match:
+        return None, None, None
+    client = mlflow.MlflowClient()
+    name = match["name"]
+    if match["alias"]:
+        mv = client.get_model_version_by_alias(name, match["alias"])
+    else:
+        mv = client.get_model_version(name, match["version"])
+    return name, str(mv.version), mv.run_id
+
+
+def load_stratifier(uri: str) -> LoadedModel:
+    """Load a logged stratifier by URI and stamp it with its registry version (when the URI names one).
+
+    Parameters
+    ----------
+    uri : str
+        ``models:/als-stratifier@champion``, ``models:/als-stratifier/3``, ``runs:/<run>/model`` or a local path.
+    """
+    name, version, run_id = resolve_version(uri)
+    config = {"model_version": version} if version else None
+    pyfunc_model = mlflow.pyfunc.load_model(uri, model_config=config)
+    wrapper = pyfunc_model.unwrap_python_model()
+    if not isinstance(wrapper, StratifierPyfunc):
+        raise TypeError(f"{uri} is not an alsstrat stratifier model (found {type(wrapper).__name__})")
+    model = wrapper.model
+    if version is None:
+        model.model_version = f"run:{model.metadata.get('run_id', 'unknown')}"
+    return LoadedModel(model=model, uri=uri, name=name, version=version,
+                       run_id=run_id or model.metadata.get("run_id"))

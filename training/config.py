@@ -1,0 +1,130 @@
+"""Training configuration: YAML validated by pydantic (unknown keys refused), loaded once at the entry point."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_CONFIG = "default.yaml"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SimulateConfig(Strict):
+    """Used when ``data.source`` is ``synthetic`` and no input folder is given: simulate the cohort first."""
+
+    n_patients: int = Field(2000, ge=50, le=1_000_000)
+    seed: int = 42
+    scenario: str = "default"
+
+
+class DataConfig(Strict):
+    source: Literal["synthetic", "native", "proact", "dream2012"] = "synthetic"
+    input: str | None = Field(None, description="Folder or file to read; for synthetic, None means simulate.")
+    simulate: SimulateConfig = SimulateConfig()
+
+
+class SplitConfig(Strict):
+    test_fraction: float = Field(0.2, gt=0.05, lt=0.5)
+    seed: int = 42
+    cv_folds: int = Field(5, ge=2, le=10)
+
+
+class SubtypeConfig(Strict):
+    """Gaussian mixture on standardised baseline features; K by BIC among the stable solutions."""
+
+    features: tuple[str, ...] = Field(
+        ("nfl_blood_log", "lcn2_blood_log", "delta_frs_log", "age_at_onset_years", "onset_site=bulbar"),
+        description="Outputs of features.derive.BaselineFeatures used for clustering.",
+    )
+    k_min: int = Field(2, ge=1)
+    k_max: int = Field(6, le=12)
+    covariance_type: Literal["full", "diag", "tied", "spherical"] = "full"
+    n_init: int = Field(3, ge=1)
+    n_bootstrap: int = Field(20, ge=2)
+    min_stability_ari: float = Field(0.6, ge=0, le=1, description="Mean bootstrap ARI a K must reach to be chosen.")
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _k_order(self) -> SubtypeConfig:
+        if self.k_min > self.k_max:
+            raise ValueError(f"k_min ({self.k_min}) must be <= k_max ({self.k_max})")
+        return self
+
+
+class BoosterParams(Strict):
+    n_estimators: int = Field(300, ge=10, le=5000)
+    max_depth: int = Field(3, ge=1, le=10)
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    min_child_weight: float = Field(5.0, ge=0)
+    reg_lambda: float = Field(1.0, ge=0)
+
+
+class SlopeConfig(Strict):
+    params: BoosterParams = BoosterParams()
+    interval: float = Field(0.8, gt=0, lt=1, description="Nominal coverage of the p10-p90 interval.")
+    conformal: bool = Field(True, description="Calibrate the interval with out-of-fold conformal residuals (CQR).")
+
+
+class SurvivalConfig(Strict):
+    params: BoosterParams = BoosterParams(n_estimators=300, max_depth=3, learning_rate=0.03)
+    distribution: Literal["normal", "logistic", "extreme"] = "normal"
+    distribution_scale: float = Field(1.0, gt=0)
+    risk_groups: int = Field(5, ge=2, le=10)
+
+
+class TuningConfig(Strict):
+    n_trials: int = Field(6, ge=0, le=500, description="Optuna trials per model; 0 keeps the configured params.")
+    timeout_seconds: float | None = Field(None, gt=0)
+    seed: int = 42
+
+
+class EvaluationConfig(Strict):
+    n_bootstrap: int = Field(500, ge=50)
+    seed: int = 42
+    min_subgroup_size: int = Field(20, ge=5)
+    top_features: int = Field(5, ge=1, le=30)
+
+
+class TrainConfig(Strict):
+    """The whole training job; logged in full with every run."""
+
+    experiment: str = "als-stratifier"
+    model_name: str = "als-stratifier"
+    data: DataConfig = DataConfig()
+    split: SplitConfig = SplitConfig()
+    subtype: SubtypeConfig = SubtypeConfig()
+    slope: SlopeConfig = SlopeConfig()
+    survival: SurvivalConfig = SurvivalConfig()
+    tuning: TuningConfig = TuningConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    lcn2_ablation: bool = Field(True, description="Refit without LCN2 features and bootstrap the difference.")
+
+
+def load_config(path: str | Path | None = None) -> TrainConfig:
+    """Load and validate a training config; ``None`` loads ``training/configs/default.yaml``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file does not exist.
+    pydantic.ValidationError
+        For unknown keys or values out of range (the message names the key).
+    """
+    if path is None:
+        text = resources.files("training.configs").joinpath(DEFAULT_CONFIG).read_text()
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"config file not found: {p}")
+        text = p.read_text()
+    raw = yaml.safe_load(text) or {}
+    return TrainConfig.model_validate(raw)

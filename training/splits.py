@@ -1,0 +1,57 @@
+"""Patient-level splits: one hold-out test set fixed by seed, and grouped CV folds inside the training part."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row positions (into the cohort table) of the training and test patients."""
+
+    train: np.ndarray
+    test: np.ndarray
+
+
+def strata(cohort: pd.DataFrame) -> pd.Series:
+    """Stratification label: endpoint observed x onset site (so both sets see events and bulbar onsets)."""
+    event = cohort["event_observed"].astype("boolean").fillna(False).astype(bool).map({True: "event", False: "cens"})
+    site = cohort["onset_site"].astype("string").fillna("missing")
+    label = event.astype(str) + "|" + site.astype(str)
+    # Merge strata too small to be split (a stratum needs at least 2 members) into one "rare" stratum.
+    counts = label.value_counts()
+    return label.where(label.map(counts) >= 4, "rare")
+
+
+def holdout_split(cohort: pd.DataFrame, *, test_fraction: float, seed: int) -> Split:
+    """Hold out ``test_fraction`` of the patients, stratified by event and onset site.
+
+    The cohort has one row per patient, so a row split is a patient split; :func:`assert_no_patient_overlap`
+    checks it anyway, because a second row of the same patient would leak.
+    """
+    positions = np.arange(len(cohort))
+    train, test = train_test_split(positions, test_size=test_fraction, random_state=seed,
+                                   stratify=strata(cohort).to_numpy())
+    split = Split(np.sort(train), np.sort(test))
+    assert_no_patient_overlap(cohort, split)
+    return split
+
+
+def assert_no_patient_overlap(cohort: pd.DataFrame, split: Split) -> None:
+    """Raise AssertionError if any patient_id appears in both the training and the test rows."""
+    ids = cohort["patient_id"].to_numpy()
+    shared = set(ids[split.train]) & set(ids[split.test])
+    if shared:
+        raise AssertionError(f"{len(shared)} patients are in both train and test, e.g. {sorted(shared)[:3]}")
+
+
+def cv_folds(cohort: pd.DataFrame, *, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Grouped, stratified K-fold positions within ``cohort`` (groups = patient_id)."""
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    labels = strata(cohort).to_numpy()
+    groups = cohort["patient_id"].to_numpy()
+    return [(tr, va) for tr, va in splitter.split(np.zeros(len(cohort)), labels, groups)]

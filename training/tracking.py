@@ -1,0 +1,150 @@
+"""MLflow glue: where the store is, experiments, run provenance tags, the model signature from the spec.
+
+Local default: ``sqlite:///<home>/mlruns/mlflow.db`` with artifacts under ``<home>/mlruns/artifacts`` where
+``<home>`` is ``$ALSSTRAT_HOME`` or the repository root. ``MLFLOW_TRACKING_URI`` overrides the store (e.g. a
+shared ``mlflow server``). Nothing here runs at import time: callers call :func:`configure_tracking`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import mlflow
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+
+from features import spec as S
+
+logger = logging.getLogger(__name__)
+logger.addHandler(logging.NullHandler())
+
+TRACKED_PACKAGES = ("alsstrat", "mlflow", "bentoml", "xgboost", "scikit-learn", "scikit-survival", "pandas", "numpy",
+                    "scipy", "optuna", "pyarrow", "pandera", "pydantic")
+# The model's runtime requirements, pinned to what is installed (logged explicitly: inferring them costs seconds).
+MODEL_REQUIREMENTS = ("mlflow", "xgboost", "scikit-learn", "scikit-survival", "pandas", "numpy", "scipy", "joblib",
+                      "pyarrow", "pandera", "pydantic")
+
+
+def project_home() -> Path:
+    """``$ALSSTRAT_HOME`` or the repository root (the folder holding ``pyproject.toml`` above this package)."""
+    env = os.environ.get("ALSSTRAT_HOME")
+    if env:
+        return Path(env).resolve()
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+
+
+def default_tracking_uri() -> str:
+    return f"sqlite:///{project_home() / 'mlruns' / 'mlflow.db'}"
+
+
+def configure_tracking() -> str:
+    """Point MLflow at ``$MLFLOW_TRACKING_URI`` or the local SQLite store (created on first use); return the URI."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def artifact_root(uri: str) -> str | None:
+    """Artifact location for new experiments: ``<db folder>/artifacts`` for SQLite stores; server default else."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
+    return None
+
+
+def ensure_experiment(name: str) -> str:
+    """Id of the experiment called ``name``, creating it (with the local artifact root) if needed."""
+    existing = mlflow.get_experiment_by_name(name)
+    if existing is not None:
+        return str(existing.experiment_id)
+    root = artifact_root(mlflow.get_tracking_uri())
+    location = f"{root}/{name}" if root else None
+    return str(mlflow.create_experiment(name, artifact_location=location))
+
+
+def git_state() -> dict[str, str]:
+    """Commit and dirty flag of the working tree this code runs from ('unknown' outside git)."""
+    home = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=home, capture_output=True, text=True, check=True,
+                                timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=home,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+        return {"git_commit": commit, "git_dirty": str(bool(dirty)).lower()}
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": "unknown", "git_dirty": "unknown"}
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def model_requirements() -> list[str]:
+    versions = package_versions()
+    reqs = []
+    for name in MODEL_REQUIREMENTS:
+        try:
+            reqs.append(f"{name}=={versions.get(name) or metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return reqs
+
+
+def _mlflow_type(f: S.FieldSpec) -> str:
+    return {"numeric": "double", "integer": "double", "categorical": "string", "text": "string",
+            "boolean": "boolean", "id": "string"}[f.kind]
+
+
+def input_signature_schema() -> Schema:
+    """MLflow input schema generated from the spec: baseline fields; required = required for scoring.
+
+    Integer-valued fields are declared double because MLflow refuses NaN in integer columns.
+    """
+    return Schema([ColSpec(_mlflow_type(f), f.name, required=f.required_for_scoring) for f in S.BASELINE_FIELDS])
+
+
+def model_signature(output_example: Any) -> ModelSignature:
+    from mlflow.models import infer_signature
+
+    inferred = infer_signature(model_output=output_example)
+    return ModelSignature(inputs=input_signature_schema(), outputs=inferred.outputs)
+
+
+def input_example() -> dict[str, list[Any]]:
+    """A made-up typical candidate (never a real patient: input examples are stored in plain text)."""
+    row: dict[str, Any] = {
+        "age_at_onset_years": 58.0, "sex": "male", "onset_site": "limb", "months_since_onset": 14.0,
+        "diagnostic_delay_months": 10.0, "alsfrs_r_total": 39.0, "fvc_pct_pred": 86.0, "bmi": 24.5,
+        "nfl_serum_pg_ml": 72.0, "lcn2_plasma_ng_ml": 95.0, "c9orf72": "negative", "el_escorial": "probable",
+        "ftd": "no", "riluzole": True,
+    }
+    return {k: [v] for k, v in row.items()}
+
+
+def flatten(prefix: str, value: Any) -> dict[str, Any]:
+    """Flatten a nested config dict into MLflow param keys (``slope.params.max_depth``)."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(flatten(f"{prefix}.{k}" if prefix else str(k), v))
+        return out
+    return {prefix: value}
+
+
+def is_local_store(uri: str) -> bool:
+    return urlparse(uri).scheme in ("sqlite", "file", "")
