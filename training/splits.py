@@ -17,14 +17,17 @@ class Split:
     test: np.ndarray
 
 
-def strata(cohort: pd.DataFrame) -> pd.Series:
+def strata(cohort: pd.DataFrame, min_size: int = 4) -> pd.Series:
     """Stratification label: endpoint observed x onset site (so both sets see events and bulbar onsets)."""
     event = cohort["event_observed"].astype("boolean").fillna(False).astype(bool).map({True: "event", False: "cens"})
     site = cohort["onset_site"].astype("string").fillna("missing")
     label = event.astype(str) + "|" + site.astype(str)
-    # Merge strata too small to be split (a stratum needs at least 2 members) into one "rare" stratum.
+    # Merge strata too small to be split (one member per fold at least) into one "rare" stratum.
     counts = label.value_counts()
-    return label.where(label.map(counts) >= 4, "rare")
+    label = label.where(label.map(counts) >= min_size, "rare")
+    if 0 < (label == "rare").sum() < min_size:
+        label = label.replace("rare", label.value_counts().idxmax())
+    return label
 
 
 def holdout_split(cohort: pd.DataFrame, *, test_fraction: float, seed: int) -> Split:
@@ -52,6 +55,6 @@ def assert_no_patient_overlap(cohort: pd.DataFrame, split: Split) -> None:
 def cv_folds(cohort: pd.DataFrame, *, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Grouped, stratified K-fold positions within ``cohort`` (groups = patient_id)."""
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    labels = strata(cohort).to_numpy()
+    labels = strata(cohort, min_size=n_folds).to_numpy()
     groups = cohort["patient_id"].to_numpy()
     return [(tr, va) for tr, va in splitter.split(np.zeros(len(cohort)), labels, groups)]

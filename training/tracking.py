@@ -119,9 +119,14 @@ def input_signature_schema() -> Schema:
 
 
 def model_signature(output_example: Any) -> ModelSignature:
+    import warnings
+
     from mlflow.models import infer_signature
 
-    inferred = infer_signature(model_output=output_example)
+    with warnings.catch_warnings():
+        # The hint concerns integer *inputs* with missing values; our integer outputs (labels) are never missing.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        inferred = infer_signature(model_output=output_example)
     return ModelSignature(inputs=input_signature_schema(), outputs=inferred.outputs)
 
 

@@ -103,7 +103,7 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
     slope_folds = cv_folds(slope_rows, n_folds=cfg.split.cv_folds, seed=cfg.split.seed)
     zs, ys = z_train[has_y], y_train[has_y]
     say("tuning slope model")
-    slope_params = tune("slope", lambda p: slope_cv_rmse(zs, ys, p, cfg.slope.interval, slope_folds, cfg.split.seed),
+    slope_params = tune("slope", lambda p: slope_cv_rmse(zs, ys, p, slope_folds, cfg.split.seed),
                         cfg.slope.params, cfg.tuning, "minimize", on_trial)
     say("fitting slope model")
     slope = fit_slope(zs, ys, cfg.slope, slope_params, slope_folds, cfg.split.seed)
@@ -306,7 +306,7 @@ def run_training(cfg: TrainConfig, *, stage: Stage | None = None) -> TrainResult
         mlflow.log_dict(T.package_versions(), "environment.json")
 
         def on_trial(kind: str, number: int, params: dict[str, Any], value: float) -> None:
-            with mlflow.start_run(nested=True, run_name=f"{kind}-trial-{number}"):
+            with mlflow.start_run(experiment_id=experiment_id, nested=True, run_name=f"{kind}-trial-{number}"):
                 mlflow.log_params({f"{kind}.{k}": v for k, v in params.items()})
                 mlflow.log_metric(f"cv_{'rmse' if kind == 'slope' else 'cindex'}", value)
 
@@ -328,7 +328,7 @@ def log_model(model: StratifierModel, cfg: TrainConfig) -> Any:
     """Log the bundle as one pyfunc model (joblib artifact + thin wrapper), signature generated from the spec."""
     import mlflow
 
-    from features.pyfunc import BUNDLE_ARTIFACT, StratifierPyfunc
+    from features.pyfunc import BUNDLE_ARTIFACT
     from training import tracking as T
 
     example = pd.DataFrame(T.input_example())
@@ -337,9 +337,20 @@ def log_model(model: StratifierModel, cfg: TrainConfig) -> Any:
         path = Path(tmp) / "stratifier.joblib"
         joblib.dump(model, path)
         return mlflow.pyfunc.log_model(
-            name="model", python_model=StratifierPyfunc(), artifacts={BUNDLE_ARTIFACT: str(path)},
+            name="model", python_model=_entry_point_path(), artifacts={BUNDLE_ARTIFACT: str(path)},
             signature=T.model_signature(output), input_example=example, pip_requirements=T.model_requirements(),
+            # Declared so loaders may pass the registry version (unknown at logging time) as model_config.
+            model_config={"model_version": "unregistered"},
         )
+
+
+def _entry_point_path() -> str:
+    """File of the models-from-code entry point (found, not imported: importing it registers the model)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("features.pyfunc_entry")
+    assert spec is not None and spec.origin is not None
+    return spec.origin
 
 
 def register(model_uri: str, cfg: TrainConfig, data: TrainingData, metrics: dict[str, float]) -> str:
