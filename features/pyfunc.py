@@ -68,6 +68,9 @@ def load_stratifier(uri: str) -> LoadedModel:
     uri : str
         ``models:/als-stratifier@champion``, ``models:/als-stratifier/3``, ``runs:/<run>/model`` or a local path.
     """
+    from features.store import configure_tracking
+
+    configure_tracking()
     name, version, run_id = resolve_version(uri)
     config = {"model_version": version} if version else None
     pyfunc_model = mlflow.pyfunc.load_model(uri, model_config=config)
@@ -75,7 +78,6 @@ def load_stratifier(uri: str) -> LoadedModel:
     if not isinstance(wrapper, StratifierPyfunc):
         raise TypeError(f"{uri} is not an alsstrat stratifier model (found {type(wrapper).__name__})")
     model = wrapper.model
-    if version is None:
-        model.model_version = f"run:{model.metadata.get('run_id', 'unknown')}"
+    model.model_version = version if version is not None else f"run:{model.metadata.get('run_id', 'unknown')}"
     return LoadedModel(model=model, uri=uri, name=name, version=version,
                        run_id=run_id or model.metadata.get("run_id"))

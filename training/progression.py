@@ -43,12 +43,13 @@ def _quantiles(interval: float) -> tuple[float, float, float]:
 
 
 # ---------------------------------------------------------------------------------------------------- slope
-def train_slope_booster(z: np.ndarray, y: np.ndarray, params: BoosterParams, interval: float,
-                        seed: int) -> xgb.Booster:
-    """One multi-quantile booster (p_lo, median, p_hi) on rows with an observed slope."""
-    booster_params = {**_xgb_params(params, seed), "objective": "reg:quantileerror",
-                      "quantile_alpha": np.array(_quantiles(interval))}
-    return xgb.train(booster_params, xgb.DMatrix(z, label=y, missing=np.nan), num_boost_round=params.n_estimators)
+def train_quantile_booster(z: np.ndarray, y: np.ndarray, params: BoosterParams, alphas: tuple[float, ...],
+                           seed: int) -> xgb.Booster:
+    """A quantile-regression booster for one or more quantile levels, on rows with an observed slope."""
+    alpha: Any = alphas[0] if len(alphas) == 1 else np.array(alphas)
+    booster_params = {**_xgb_params(params, seed), "objective": "reg:quantileerror", "quantile_alpha": alpha}
+    return xgb.train(booster_params, xgb.DMatrix(z, label=y, missing=np.nan, nthread=1),
+                     num_boost_round=params.n_estimators)
 
 
 def conformal_margin(lo: np.ndarray, hi: np.ndarray, y: np.ndarray, interval: float) -> float:
@@ -61,6 +62,14 @@ def conformal_margin(lo: np.ndarray, hi: np.ndarray, y: np.ndarray, interval: fl
     n = len(scores)
     level = min(1.0, math.ceil((n + 1) * interval) / n)
     return float(np.quantile(scores, level, method="higher"))
+
+
+def _component(z: np.ndarray, y: np.ndarray, params: BoosterParams, interval: float, seed: int,
+               margin: float = 0.0) -> SlopeComponent:
+    lo, mid, hi = _quantiles(interval)
+    return SlopeComponent(median=train_quantile_booster(z, y, params, (mid,), seed),
+                          tails=train_quantile_booster(z, y, params, (lo, hi), seed),
+                          quantiles=(lo, mid, hi), margin=margin)
 
 
 def fit_slope(z: np.ndarray, y: np.ndarray, cfg: SlopeConfig, params: BoosterParams, folds: Folds,
@@ -80,26 +89,21 @@ def fit_slope(z: np.ndarray, y: np.ndarray, cfg: SlopeConfig, params: BoosterPar
         lo = np.empty(len(y))
         hi = np.empty(len(y))
         for tr, va in folds:
-            booster = train_slope_booster(z[tr], y[tr], params, cfg.interval, seed)
-            pred = np.sort(np.asarray(booster.predict(xgb.DMatrix(z[va], missing=np.nan))).reshape(-1, 3), axis=1)
-            lo[va], hi[va] = pred[:, 0], pred[:, 2]
+            fold_model = _component(z[tr], y[tr], params, cfg.interval, seed)
+            lo[va], _, hi[va] = fold_model.predict(xgb.DMatrix(z[va], missing=np.nan, nthread=1))
         margin = conformal_margin(lo, hi, y, cfg.interval)
-    booster = train_slope_booster(z, y, params, cfg.interval, seed)
-    return SlopeComponent(booster=booster, quantiles=_quantiles(cfg.interval), margin=margin)
+    return _component(z, y, params, cfg.interval, seed, margin)
 
 
 def slope_cv_rmse(z: np.ndarray, y: np.ndarray, params: BoosterParams, folds: Folds, seed: int) -> float:
     """Cross-validated RMSE (points/month) of the median prediction.
 
-    Tuning fits the median alone (one tree per round instead of three): the multi-quantile model grows its median
-    trees independently of the tail trees, so the median's CV error is what the tuned parameters optimise.
+    Tuning fits the median alone (the served point prediction); the tails model reuses the tuned parameters.
     """
-    booster_params = {**_xgb_params(params, seed), "objective": "reg:quantileerror", "quantile_alpha": 0.5}
     errors = []
     for tr, va in folds:
-        booster = xgb.train(booster_params, xgb.DMatrix(z[tr], label=y[tr], missing=np.nan),
-                            num_boost_round=params.n_estimators)
-        pred = np.asarray(booster.predict(xgb.DMatrix(z[va], missing=np.nan))).reshape(-1)
+        booster = train_quantile_booster(z[tr], y[tr], params, (0.5,), seed)
+        pred = np.asarray(booster.predict(xgb.DMatrix(z[va], missing=np.nan, nthread=1))).reshape(-1)
         errors.append((pred - y[va]) ** 2)
     return float(np.sqrt(np.mean(np.concatenate(errors))))
 
@@ -107,7 +111,7 @@ def slope_cv_rmse(z: np.ndarray, y: np.ndarray, params: BoosterParams, folds: Fo
 # ---------------------------------------------------------------------------------------------------- survival
 def survival_dmatrix(z: np.ndarray, time: np.ndarray, event: np.ndarray) -> xgb.DMatrix:
     """AFT labels: [t, t] for an observed endpoint, [t, +inf) for a censored patient (months, t > 0)."""
-    dm = xgb.DMatrix(z, missing=np.nan)
+    dm = xgb.DMatrix(z, missing=np.nan, nthread=1)
     dm.set_float_info("label_lower_bound", time)
     dm.set_float_info("label_upper_bound", np.where(event, time, np.inf))
     return dm
@@ -135,7 +139,7 @@ def fit_survival(z: np.ndarray, time: np.ndarray, event: np.ndarray, cfg: Surviv
     if np.any(time <= 0):
         raise ValueError(f"survival times must be > 0 months, got {int(np.sum(time <= 0))} rows <= 0")
     booster = train_survival_booster(z, time, event, params, cfg, seed)
-    mu = np.asarray(booster.predict(xgb.DMatrix(z, missing=np.nan), output_margin=True), dtype=float)
+    mu = np.asarray(booster.predict(xgb.DMatrix(z, missing=np.nan, nthread=1), output_margin=True), dtype=float)
     probs = np.arange(1, cfg.risk_groups) / cfg.risk_groups
     cutpoints = np.quantile(-mu, probs)
     return SurvivalComponent(booster=booster, distribution=cfg.distribution, sigma=cfg.distribution_scale,
@@ -148,7 +152,8 @@ def survival_cv_cindex(z: np.ndarray, time: np.ndarray, event: np.ndarray, param
     scores = []
     for tr, va in folds:
         booster = train_survival_booster(z[tr], time[tr], event[tr], params, cfg, seed)
-        mu = np.asarray(booster.predict(xgb.DMatrix(z[va], missing=np.nan), output_margin=True), dtype=float)
+        mu = np.asarray(booster.predict(xgb.DMatrix(z[va], missing=np.nan, nthread=1), output_margin=True),
+                        dtype=float)
         if event[va].any():
             scores.append(concordance_index_censored(event[va], time[va], -mu)[0])
     return float(np.mean(scores)) if scores else float("nan")

@@ -1,14 +1,11 @@
-"""MLflow glue: where the store is, experiments, run provenance tags, the model signature from the spec.
+"""MLflow glue for training: experiments, run provenance tags, the model signature generated from the spec.
 
-Local default: ``sqlite:///<home>/mlruns/mlflow.db`` with artifacts under ``<home>/mlruns/artifacts`` where
-``<home>`` is ``$ALSSTRAT_HOME`` or the repository root. ``MLFLOW_TRACKING_URI`` overrides the store (e.g. a
-shared ``mlflow server``). Nothing here runs at import time: callers call :func:`configure_tracking`.
+Where the store is lives in :mod:`features.store` (shared with serving).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -20,6 +17,9 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
 from features import spec as S
+from features.store import configure_tracking, default_tracking_uri, project_home
+
+__all__ = ["configure_tracking", "default_tracking_uri", "project_home"]
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
@@ -29,29 +29,6 @@ TRACKED_PACKAGES = ("alsstrat", "mlflow", "bentoml", "xgboost", "scikit-learn", 
 # The model's runtime requirements, pinned to what is installed (logged explicitly: inferring them costs seconds).
 MODEL_REQUIREMENTS = ("mlflow", "xgboost", "scikit-learn", "scikit-survival", "pandas", "numpy", "scipy", "joblib",
                       "pyarrow", "pandera", "pydantic")
-
-
-def project_home() -> Path:
-    """``$ALSSTRAT_HOME`` or the repository root (the folder holding ``pyproject.toml`` above this package)."""
-    env = os.environ.get("ALSSTRAT_HOME")
-    if env:
-        return Path(env).resolve()
-    here = Path(__file__).resolve().parents[1]
-    return here if (here / "pyproject.toml").is_file() else Path.cwd()
-
-
-def default_tracking_uri() -> str:
-    return f"sqlite:///{project_home() / 'mlruns' / 'mlflow.db'}"
-
-
-def configure_tracking() -> str:
-    """Point MLflow at ``$MLFLOW_TRACKING_URI`` or the local SQLite store (created on first use); return the URI."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri
 
 
 def artifact_root(uri: str) -> str | None:

@@ -222,7 +222,7 @@ def lcn2_added_value(cfg: TrainConfig, train: pd.DataFrame, test: pd.DataFrame, 
     slope = fit_slope(z_tr[has_y], y_tr[has_y], slope_cfg, slope_params, slope_folds, cfg.split.seed)
     import xgboost as xgb
 
-    dm = xgb.DMatrix(z_te, missing=np.nan)
+    dm = xgb.DMatrix(z_te, missing=np.nan, nthread=1)
     p50_without = slope.predict(dm)[1]
     t_tr = train["time_to_event_months"].to_numpy(dtype=float)
     e_tr = train["event_observed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
@@ -263,7 +263,7 @@ def make_figures(model: StratifierModel, names: list[str], z_train: np.ndarray, 
     risk_names = pd.Series([f"risk group {int(g)}" for g in pred["risk_group"][ok_test]])
     import xgboost as xgb
 
-    contrib = model.slope.contributions(xgb.DMatrix(z_train, missing=np.nan))[:, :-1]
+    contrib = model.slope.contributions(xgb.DMatrix(z_train, missing=np.nan, nthread=1))[:, :-1]
     profile = model.subtype_table().set_index("name")
     numeric = profile.select_dtypes("number").drop(columns=["label"], errors="ignore")
     return {

@@ -1,0 +1,75 @@
+"""Service settings, read once from the environment when the service starts (never at import)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MODEL_URI = "models:/als-stratifier@champion"
+
+
+class ServiceConfigError(RuntimeError):
+    """The service cannot start with this configuration (the message says what to set)."""
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Where the model comes from, who may call, limits, and where the audit log goes.
+
+    Environment variables: ``ALSSTRAT_MODEL_URI``; ``ALSSTRAT_API_TOKENS`` (comma-separated) and/or
+    ``ALSSTRAT_API_TOKEN_FILE`` (one token per line); ``ALSSTRAT_INSECURE_DEMO=1`` to run without tokens (demo only,
+    logged loudly); ``ALSSTRAT_MAX_BATCH`` (rows per /score_batch, default 10,000); ``ALSSTRAT_MAX_BODY_BYTES``
+    (default 32 MiB); ``ALSSTRAT_AUDIT_LOG`` (JSON-lines file); ``ALSSTRAT_AUDIT_SALT``.
+    """
+
+    model_uri: str
+    tokens: tuple[str, ...]
+    insecure_demo: bool
+    max_batch: int
+    max_body_bytes: int
+    audit_log: Path
+    audit_salt: str | None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> ServiceSettings:
+        env = dict(os.environ if env is None else env)
+        tokens = [t.strip() for t in env.get("ALSSTRAT_API_TOKENS", "").split(",") if t.strip()]
+        token_file = env.get("ALSSTRAT_API_TOKEN_FILE")
+        if token_file:
+            path = Path(token_file)
+            if not path.is_file():
+                raise ServiceConfigError(f"ALSSTRAT_API_TOKEN_FILE points to a missing file: {path}")
+            tokens += [line.strip() for line in path.read_text().splitlines()
+                       if line.strip() and not line.startswith("#")]
+        insecure = env.get("ALSSTRAT_INSECURE_DEMO", "").lower() in ("1", "true", "yes")
+        if not tokens and not insecure:
+            raise ServiceConfigError(
+                "no API tokens configured: set ALSSTRAT_API_TOKENS or ALSSTRAT_API_TOKEN_FILE "
+                "(or ALSSTRAT_INSECURE_DEMO=1 for a local demo without authentication)")
+        short = [t for t in tokens if len(t) < 16]
+        if short:
+            raise ServiceConfigError(f"{len(short)} API token(s) shorter than 16 characters; use long random tokens")
+        home = Path(env.get("ALSSTRAT_HOME") or Path(__file__).resolve().parents[1])
+        return cls(
+            model_uri=env.get("ALSSTRAT_MODEL_URI", DEFAULT_MODEL_URI),
+            tokens=tuple(tokens),
+            insecure_demo=insecure and not tokens,
+            max_batch=_positive_int(env, "ALSSTRAT_MAX_BATCH", 10_000),
+            max_body_bytes=_positive_int(env, "ALSSTRAT_MAX_BODY_BYTES", 32 * 1024 * 1024),
+            audit_log=Path(env.get("ALSSTRAT_AUDIT_LOG") or home / "logs" / "audit.jsonl"),
+            audit_salt=env.get("ALSSTRAT_AUDIT_SALT"),
+        )
+
+
+def _positive_int(env: dict[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ServiceConfigError(f"{key} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise ServiceConfigError(f"{key} must be >= 1, got {value}")
+    return value

@@ -1,0 +1,50 @@
+"""What ``GET /model`` reports: the served version, its provenance, key metrics, subtypes and the feature spec."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from features import spec as S
+
+if TYPE_CHECKING:
+    from features.pyfunc import LoadedModel
+    from serving.config import ServiceSettings
+
+KEY_METRICS = ("test_slope_rmse", "baseline_slope_rmse", "test_slope_interval_coverage_80", "test_survival_cindex",
+               "baseline_survival_cindex", "test_survival_ibs", "lcn2_added_cindex", "lcn2_added_cindex_ci_low",
+               "lcn2_added_cindex_ci_high")
+
+
+def _finite(value: Any) -> Any:
+    return value if not isinstance(value, float) or math.isfinite(value) else None
+
+
+def feature_spec() -> list[dict[str, Any]]:
+    """The candidate fields with units, bounds, categories and whether scoring requires them."""
+    return [{"name": f.name, "type": f.kind, "unit": f.unit, "minimum": f.lower, "maximum": f.upper,
+             "categories": list(f.categories) if f.categories else None, "required": f.required_for_scoring,
+             "description": f.description} for f in S.BASELINE_FIELDS]
+
+
+def model_metadata(loaded: LoadedModel, settings: ServiceSettings) -> dict[str, Any]:
+    meta = loaded.model.metadata
+    metrics = meta.get("metrics", {})
+    return {
+        "name": loaded.name or meta.get("model_name", "als-stratifier"),
+        "version": loaded.version or loaded.model.model_version,
+        "run_id": loaded.run_id,
+        "model_uri": settings.model_uri,
+        "model": {"name": loaded.name or meta.get("model_name", "als-stratifier"),
+                  "version": loaded.version or loaded.model.model_version, "run_id": loaded.run_id},
+        "training_data_hash": meta.get("data_hash"),
+        "training_source": meta.get("source"),
+        "spec_hash": meta.get("spec_hash"),
+        "alsfrs_scale": meta.get("alsfrs_scale"),
+        "metrics": {k: _finite(metrics[k]) for k in KEY_METRICS if k in metrics},
+        "subtypes": [{"label": s.label, "name": s.name, "description": s.description}
+                     for s in loaded.model.subtype.subtypes],
+        "feature_spec": feature_spec(),
+        "max_batch": settings.max_batch,
+        "lcn2_note": "LCN2 effects in humans are unvalidated hypotheses; see the model card.",
+    }

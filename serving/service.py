@@ -1,0 +1,164 @@
+"""The BentoML service trial teams call: score enrolment candidates with the champion model.
+
+Endpoints (JSON): ``POST /score`` (one candidate), ``POST /score_batch`` (up to ALSSTRAT_MAX_BATCH, one result per
+row, in order; a bad row gets its own error and never fails the others), ``GET /model`` (version, run id, training
+data hash, key metrics, subtypes, feature spec), plus BentoML's ``/healthz``, ``/livez``, ``/readyz`` (ready once
+the model is loaded), ``/metrics`` and the OpenAPI document at ``/docs.json``.
+
+Scoring and metadata need ``Authorization: Bearer <token>`` (tokens from configuration only). The service refuses
+to start without tokens unless ALSSTRAT_INSECURE_DEMO=1, which it logs loudly. Serving imports ``features`` (the
+spec, candidate validation, the model bundle), never ``training``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Annotated, Any
+
+import bentoml
+from pydantic import Field, WithJsonSchema
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from features.candidates import CANDIDATE_ID, candidate_model, validate_candidate
+from serving.audit import AuditLog
+from serving.auth import bearer_token, fingerprint, token_matches
+from serving.config import ServiceSettings
+from serving.limits import BodySizeLimit
+from serving.metadata import model_metadata
+
+logger = logging.getLogger("alsstrat.serving")
+
+_CANDIDATE_SCHEMA = candidate_model().model_json_schema()
+# The documented schema is the strict spec-generated one; the handler validates each row itself so that one bad
+# row yields one per-row error (HTTP 400 for /score) in a single, uniform error shape.
+CandidateBody = Annotated[dict[str, Any], WithJsonSchema(_CANDIDATE_SCHEMA)]
+CandidateList = Annotated[list[Any], Field(min_length=1), WithJsonSchema(
+    {"type": "array", "minItems": 1, "items": _CANDIDATE_SCHEMA,
+     "description": "Candidates to score; at most ALSSTRAT_MAX_BATCH rows (default 10,000), else HTTP 413."})]
+
+async def _metadata(request: Request) -> JSONResponse:
+    service = bentoml.get_current_service()
+    if not service.authorised(request.headers.get("authorization")):
+        return JSONResponse({"error": {"field": "Authorization", "message": "missing or invalid bearer token"}},
+                            status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    return JSONResponse(service.metadata)
+
+
+metadata_app = Starlette(routes=[Route("/model", endpoint=_metadata, methods=["GET"])])
+
+
+# Mounted at the root after BentoML's own routes, so it only answers GET /model (and 404 for unknown paths).
+@bentoml.asgi_app(metadata_app, path="/")
+@bentoml.service(name="als_stratifier", workers=2, traffic={"timeout": 60},
+                 http={"cors": {"enabled": False}})
+class ALSStratifier:
+    """Scores candidates with the model named by ALSSTRAT_MODEL_URI (default: the ``champion`` alias)."""
+
+    def __init__(self) -> None:
+        from features.pyfunc import load_stratifier
+
+        self.settings = ServiceSettings.from_env()
+        if self.settings.insecure_demo:
+            logger.warning("*** INSECURE DEMO MODE: no API tokens configured, every caller is accepted. "
+                           "Never run this way with real candidates. ***")
+        started = time.perf_counter()
+        loaded = load_stratifier(self.settings.model_uri)
+        self.model = loaded.model
+        self.audit = AuditLog(self.settings.audit_log, self.settings.audit_salt)
+        self.metadata = model_metadata(loaded, self.settings)
+        logger.info("serving %s version %s (run %s), loaded in %.1f s", loaded.name, loaded.version, loaded.run_id,
+                    time.perf_counter() - started)
+
+    # ------------------------------------------------------------------ helpers
+    def authorised(self, header: str | None) -> bool:
+        return self.settings.insecure_demo or token_matches(bearer_token(header), self.settings.tokens)
+
+    def _audit(self, endpoint: str, header: str | None, started: float, scored: int, rejected: int,
+               ids: list[str], status: int) -> str:
+        request_id = uuid.uuid4().hex
+        self.audit.record(
+            request_id=request_id, endpoint=endpoint, status=status,
+            token_fingerprint=fingerprint(bearer_token(header), self.audit.salt),
+            model_name=self.metadata["name"], model_version=self.metadata["version"],
+            run_id=self.metadata["run_id"], rows_scored=scored, rows_rejected=rejected,
+            latency_ms=round(1000 * (time.perf_counter() - started), 3),
+            candidate_id_hashes=[self.audit.hash_id(i) for i in ids],
+        )
+        return request_id
+
+    def _score_rows(self, rows: list[Any]) -> tuple[list[dict[str, Any]], int]:
+        """Validate every row, score the valid ones in one vectorised call, keep input order."""
+        results: list[dict[str, Any] | None] = [None] * len(rows)
+        valid_rows: list[dict[str, Any]] = []
+        client_ids: list[str | None] = []
+        positions: list[int] = []
+        for i, row in enumerate(rows):
+            values, error = validate_candidate(row)
+            if error is not None:
+                entry: dict[str, Any] = {"error": error.as_dict()}
+                if isinstance(row, dict) and isinstance(row.get(CANDIDATE_ID), str):
+                    entry[CANDIDATE_ID] = row[CANDIDATE_ID]
+                results[i] = entry
+            else:
+                assert values is not None
+                client_ids.append(values.pop(CANDIDATE_ID, None))
+                valid_rows.append(values)
+                positions.append(i)
+        if valid_rows:
+            for i, scored, client_id in zip(positions, self.model.predict_records(valid_rows), client_ids,
+                                            strict=True):
+                results[i] = {CANDIDATE_ID: client_id, **scored} if client_id is not None else scored
+        return [r for r in results if r is not None], len(rows) - len(valid_rows)
+
+    @staticmethod
+    def _ids(rows: list[Any]) -> list[str]:
+        return [r[CANDIDATE_ID] for r in rows if isinstance(r, dict) and isinstance(r.get(CANDIDATE_ID), str)]
+
+    # ------------------------------------------------------------------ endpoints
+    @bentoml.api(route="/score")
+    async def score(self, candidate: CandidateBody, ctx: bentoml.Context) -> dict[str, Any]:
+        """Score one enrolment candidate: subtype, ALSFRS-R slope with an 80 % interval, survival, explanation."""
+        started = time.perf_counter()
+        header = ctx.request.headers.get("authorization")
+        if not self.authorised(header):
+            ctx.response.status_code = 401
+            ctx.response.headers["WWW-Authenticate"] = "Bearer"
+            return {"error": {"field": "Authorization", "message": "missing or invalid bearer token"}}
+        results, rejected = self._score_rows([candidate])
+        status = 400 if rejected else 200
+        ctx.response.status_code = status
+        request_id = self._audit("score", header, started, 1 - rejected, rejected, self._ids([candidate]), status)
+        ctx.response.headers["X-Request-ID"] = request_id
+        if rejected:
+            error = results[0]["error"]
+            return {"error": {"field": f"candidate.{error['field']}" if error["field"] != "candidate"
+                              else "candidate", "message": error["message"]}}
+        return results[0]
+
+    @bentoml.api(route="/score_batch")
+    async def score_batch(self, candidates: CandidateList, ctx: bentoml.Context) -> dict[str, Any]:
+        """Score a batch: exactly one result per input row, in order; bad rows get ``{"error": {field, message}}``."""
+        started = time.perf_counter()
+        header = ctx.request.headers.get("authorization")
+        if not self.authorised(header):
+            ctx.response.status_code = 401
+            ctx.response.headers["WWW-Authenticate"] = "Bearer"
+            return {"error": {"field": "Authorization", "message": "missing or invalid bearer token"}}
+        if len(candidates) > self.settings.max_batch:
+            ctx.response.status_code = 413
+            self._audit("score_batch", header, started, 0, len(candidates), [], 413)
+            return {"error": {"field": "candidates", "message": f"batch of {len(candidates)} rows exceeds the "
+                              f"maximum of {self.settings.max_batch}"}}
+        results, rejected = self._score_rows(candidates)
+        request_id = self._audit("score_batch", header, started, len(candidates) - rejected, rejected,
+                                 self._ids(candidates), 200)
+        ctx.response.headers["X-Request-ID"] = request_id
+        return {"results": results, "model": self.metadata["model"]}
+
+
+ALSStratifier.add_asgi_middleware(BodySizeLimit)
