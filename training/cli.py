@@ -164,25 +164,21 @@ def _json_float(value: object) -> object:
     return None
 
 
-@app.command()
-def promote(
-    version: Annotated[str, typer.Argument(help="Registered version of the model to make champion.")],
-    approver: Annotated[str, typer.Option(help="Who approves this promotion.")],
-    reason: Annotated[str, typer.Option(help="Why (recorded in the promotion history).")],
-    model_name: Annotated[str, typer.Option("--model-name", help="Registered model name.")] = "als-stratifier",
-) -> None:
-    """Move the champion alias to VERSION and append the move to the promotion history."""
-    with cli_errors():
-        from training.registry import PromotionRefused, promote as do_promote
-        from training.tracking import configure_tracking
+def _register_subcommands() -> None:
+    """Commands that live in their own modules (each module keeps its heavy imports inside the commands)."""
+    from training.cli_benchmark import benchmark_app
+    from training.cli_registry import promote
+    from training.cli_runs import runs_app
+    from training.cli_serving import score, serve
 
-        configure_tracking()
-        try:
-            record = do_promote(model_name, version, approver=approver, reason=reason)
-        except PromotionRefused as exc:
-            raise BadInput(str(exc)) from None
-        console.print(f"{model_name} version {record.version} is now champion "
-                      f"(previous: {record.previous_champion or 'none'}); approved by {record.approver}.")
+    app.command()(promote)
+    app.command()(score)
+    app.command()(serve)
+    app.add_typer(runs_app, name="runs")
+    app.add_typer(benchmark_app, name="benchmark")
+
+
+_register_subcommands()
 
 
 if __name__ == "__main__":  # pragma: no cover
