@@ -8,7 +8,7 @@ UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= out/demo
 
-.PHONY: help install lock demo test test-fast lint format typecheck bench serve bento clean
+.PHONY: help install lock demo test test-fast lint format typecheck bench serve bento clean browser
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -33,7 +33,16 @@ lock: | $(BIN)/uv ## re-resolve requirements.lock from pyproject.toml (dev group
 demo: install ## simulate a cohort, build it, train, promote, serve and score over HTTP (end to end)
 	$(BIN)/python -m training.demo --out $(DEMO_DIR)
 
-test: install ## the full test suite (what CI runs)
+# The audit report test renders HTML in headless Chromium (Debian's package). As root (CI), install it when missing;
+# elsewhere the test says it is skipped and why.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium for the report rendering test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium could not be installed; the report rendering test will be skipped"; \
+	fi
+
+test: install browser ## the full test suite (what CI runs)
 	$(BIN)/python -m pytest -q
 
 test-fast: install ## tests without the slow (training/server) ones
@@ -53,6 +62,9 @@ bench: install ## performance benchmarks; writes bench/results/*.md
 
 serve: install ## serve the champion model over HTTP on port 3000 (needs ALSSTRAT_API_TOKENS)
 	$(BIN)/alsstrat serve --port 3000
+
+bento: install ## build a self-contained Bento with the champion model frozen in it
+	$(BIN)/python -m training.bento
 
 clean: ## remove build outputs and demo data (keeps .venv and mlruns)
 	rm -rf out build dist .pytest_cache .ruff_cache .mypy_cache

@@ -60,6 +60,27 @@ def resolve_version(uri: str) -> tuple[str | None, str | None, str | None]:
     return name, str(mv.version), mv.run_id
 
 
+class IncompatibleModelError(RuntimeError):
+    """The model was trained against a different feature spec than the installed code."""
+
+
+def check_spec_compatible(model: StratifierModel, uri: str) -> None:
+    """Refuse a model whose feature spec differs from this code's: its inputs would be misread, not just worse.
+
+    Raises
+    ------
+    IncompatibleModelError
+        Naming both spec hashes and what to do.
+    """
+    from features.spec import spec_hash
+
+    trained = model.metadata.get("spec_hash")
+    if trained is not None and trained != spec_hash():
+        raise IncompatibleModelError(
+            f"{uri} was trained with feature spec {trained}, but this code has spec {spec_hash()}: retrain the "
+            "model with this version, or serve it with the code version it was trained with")
+
+
 def load_stratifier(uri: str) -> LoadedModel:
     """Load a logged stratifier by URI and stamp it with its registry version (when the URI names one).
 
@@ -78,6 +99,7 @@ def load_stratifier(uri: str) -> LoadedModel:
     if not isinstance(wrapper, StratifierPyfunc):
         raise TypeError(f"{uri} is not an alsstrat stratifier model (found {type(wrapper).__name__})")
     model = wrapper.model
+    check_spec_compatible(model, uri)
     model.model_version = version if version is not None else f"run:{model.metadata.get('run_id', 'unknown')}"
     return LoadedModel(model=model, uri=uri, name=name, version=version,
                        run_id=run_id or model.metadata.get("run_id"))

@@ -1,0 +1,265 @@
+"""``make bench``: every performance figure of the project in one run, written to bench/results/latest.md.
+
+Sections (``python -m bench.run --only NAME`` runs one): ``simulate`` (10,000 patients), ``cohort`` (cohort
+assembly and the PRO-ACT-scale import), ``transform`` (serving-side feature transform of one candidate),
+``train`` (training time and peak memory at 1k/10k/50k patients), ``serving`` (the BentoML service against
+``mlflow models serve`` on the same registered model, with in-process prediction as the floor).
+
+Whole-process figures come from ``os.wait4`` (wall time measured around it, peak resident memory of the child).
+The machine is shared and noisy: compare figures taken in the same run, and prefer ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+BIN = Path(sys.executable).parent
+TOKEN = "bench-token-0123456789abcdef"
+CANDIDATE = {
+    "age_at_onset_years": 58.0, "sex": "male", "onset_site": "limb", "months_since_onset": 14.0,
+    "diagnostic_delay_months": 10.0, "alsfrs_r_total": 39.0, "fvc_pct_pred": 86.0, "bmi": 24.5,
+    "nfl_serum_pg_ml": 72.0, "lcn2_plasma_ng_ml": 95.0, "c9orf72": "negative", "el_escorial": "probable",
+    "ftd": "no", "riluzole": True,
+}
+
+
+def timed_process(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path = REPO,
+                  log: Path | None = None) -> dict[str, float]:
+    """Run a command to completion; wall seconds, CPU seconds and peak RSS (MB) of the whole process."""
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    started = time.perf_counter()
+    proc = subprocess.Popen(list(cmd), env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    if log:
+        out.close()  # type: ignore[union-attr]
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {code}" + (f"; see {log}" if log else ""))
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def section_simulate(work: Path) -> str:
+    rows = []
+    for run in range(3):
+        fig = timed_process([str(BIN / "alsstrat"), "simulate", "--n-patients", "10000", "--seed", str(run),
+                             "--out", str(work / f"sim{run}")])
+        rows.append(fig)
+    med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+    return (f"| command | wall s (median of 3) | CPU s | peak RSS MB | target |\n|---|---|---|---|---|\n"
+            f"| `alsstrat simulate --n-patients 10000` | {med['wall_s']:.2f} | {med['cpu_s']:.2f} | "
+            f"{med['peak_rss_mb']:.0f} | < 30 s |\n")
+
+
+def section_cohort(work: Path) -> str:
+    parts = []
+    for module in ("bench.cohort_bench", "bench.proact_bench"):
+        log = work / f"{module}.log"
+        fig = timed_process([sys.executable, "-m", module], log=log)
+        parts.append(f"`python -m {module}` (whole process: {fig['wall_s']:.1f} s wall, "
+                     f"{fig['peak_rss_mb']:.0f} MB peak RSS):\n\n```\n{log.read_text().strip()[-3000:]}\n```\n")
+    return "\n".join(parts)
+
+
+def section_transform() -> str:
+    import timeit
+
+    import pandas as pd
+
+    from features import spec as S
+    from features.derive import BaselineFeatures
+
+    step = BaselineFeatures().fit(pd.DataFrame([CANDIDATE], columns=list(S.BASELINE_NAMES)))
+    frame = pd.DataFrame([CANDIDATE], columns=list(S.BASELINE_NAMES))
+    fast = timeit.repeat(lambda: step.transform_records([CANDIDATE]), number=1, repeat=5000)
+    slow = timeit.repeat(lambda: step.transform(frame), number=1, repeat=1000)
+    return ("| transform of one candidate | median µs | target |\n|---|---|---|\n"
+            f"| `transform_records` (serving path, no pandas) | {statistics.median(fast) * 1e6:.0f} | < 1000 |\n"
+            f"| `transform` (DataFrame path) | {statistics.median(slow) * 1e6:.0f} | |\n")
+
+
+def _train_config(path: Path, n_patients: int) -> None:
+    path.write_text(f"data: {{source: synthetic, simulate: {{n_patients: {n_patients}, seed: 7}}}}\n")
+
+
+def section_train(work: Path, sizes: Sequence[int]) -> str:
+    lines = ["| patients | wall s | CPU s | peak RSS MB |", "|---|---|---|---|"]
+    for n in sizes:
+        home = work / f"train-{n}"
+        home.mkdir()
+        _train_config(home / "config.yaml", n)
+        env = {**os.environ, "ALSSTRAT_HOME": str(home)}
+        env.pop("MLFLOW_TRACKING_URI", None)
+        fig = timed_process([str(BIN / "alsstrat"), "train", "--config", str(home / "config.yaml")], env=env,
+                            log=home / "train.log")
+        lines.append(f"| {n:,} | {fig['wall_s']:.1f} | {fig['cpu_s']:.1f} | {fig['peak_rss_mb']:.0f} |")
+    lines.append("\nDefault configuration (`training/configs/default.yaml`: 6 Optuna trials per model, 5-fold CV, "
+                 "500 bootstrap resamples), whole `alsstrat train` process including simulation and MLflow logging.")
+    return "\n".join(lines) + "\n"
+
+
+def _start(cmd: Sequence[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    handle = open(log, "w")  # noqa: SIM115 - owned by the child for its lifetime
+    return subprocess.Popen(list(cmd), env=env, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def section_serving(work: Path) -> str:
+    from bench.http_load import run_load, wait_ready
+
+    home = work / "serving"
+    home.mkdir()
+    _train_config(home / "config.yaml", 1000)
+    env = {**os.environ, "ALSSTRAT_HOME": str(home), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    timed_process([str(BIN / "alsstrat"), "train", "--config", str(home / "config.yaml")], env=env,
+                  log=home / "train.log")
+    uri = "models:/als-stratifier/1"
+    tracking = f"sqlite:///{home / 'mlruns' / 'mlflow.db'}"
+
+    # In-process floor: the same bundle, no HTTP.
+    os.environ["ALSSTRAT_HOME"] = str(home)
+    from features.pyfunc import load_stratifier
+
+    model = load_stratifier(uri).model
+    import pandas as pd
+
+    one = [CANDIDATE]
+    floor = [timed_call(lambda: model.predict_records(one)) for _ in range(2000)]
+    frame = pd.DataFrame(one)
+    floor_frame = [timed_call(lambda: model.predict_frame(frame)) for _ in range(300)]
+    batch = [CANDIDATE] * 1000
+    floor_batch = min(timed_call(lambda: model.predict_records(batch)) for _ in range(5))
+
+    bento_env = {**env, "ALSSTRAT_MODEL_URI": uri, "ALSSTRAT_API_TOKENS": TOKEN,
+                 "ALSSTRAT_AUDIT_LOG": str(home / "audit.jsonl")}
+    bento = _start([str(BIN / "bentoml"), "serve", "serving.service:ALSStratifier", "--host", "127.0.0.1",
+                    "--port", "3901"], bento_env, home / "bentoml.log")
+    peer_env = {**env, "MLFLOW_TRACKING_URI": tracking, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+    results: dict[str, Any] = {}
+    try:
+        wait_ready("http://127.0.0.1:3901", "/readyz")
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        for c in (1, 8):
+            results[f"bentoml_c{c}"] = run_load("http://127.0.0.1:3901", "/score", {"candidate": CANDIDATE},
+                                                headers=auth, concurrency=c, requests_per_worker=400 // c * 1)
+        big = run_load("http://127.0.0.1:3901", "/score_batch", {"candidates": batch}, headers=auth,
+                       concurrency=1, requests_per_worker=10, warmup=2)
+        results["bentoml_batch_rows_per_s"] = 1000 * big.requests_per_s
+    finally:
+        _stop(bento)
+    peer = _start([str(BIN / "mlflow"), "models", "serve", "-m", uri, "--env-manager", "local", "-h", "127.0.0.1",
+                   "-p", "3902"], peer_env, home / "mlflow-serve.log")
+    try:
+        wait_ready("http://127.0.0.1:3902", "/ping")
+        for c in (1, 8):
+            results[f"mlflow_c{c}"] = run_load("http://127.0.0.1:3902", "/invocations",
+                                               {"dataframe_records": [CANDIDATE]}, concurrency=c,
+                                               requests_per_worker=400 // c)
+        big = run_load("http://127.0.0.1:3902", "/invocations", {"dataframe_records": batch}, concurrency=1,
+                       requests_per_worker=10, warmup=2)
+        results["mlflow_batch_rows_per_s"] = 1000 * big.requests_per_s
+    finally:
+        _stop(peer)
+
+    def row(name: str, r: Any) -> str:
+        return (f"| {name} | {r.concurrency} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.requests_per_s:.0f} | "
+                f"{r.errors} |")
+
+    ratio_c8 = results["bentoml_c8"].requests_per_s / results["mlflow_c8"].requests_per_s
+    ratio_batch = results["bentoml_batch_rows_per_s"] / results["mlflow_batch_rows_per_s"]
+    lines = [
+        "| server | concurrency | p50 ms | p99 ms | requests/s | errors |", "|---|---|---|---|---|---|",
+        row("alsstrat BentoML `/score`", results["bentoml_c1"]), row("alsstrat BentoML `/score`", results["bentoml_c8"]),
+        row("`mlflow models serve` `/invocations` (same model)", results["mlflow_c1"]),
+        row("`mlflow models serve` `/invocations` (same model)", results["mlflow_c8"]),
+        "",
+        "| batch of 1,000 rows | rows/s |", "|---|---|",
+        f"| alsstrat BentoML `/score_batch` | {results['bentoml_batch_rows_per_s']:,.0f} |",
+        f"| `mlflow models serve` `/invocations` | {results['mlflow_batch_rows_per_s']:,.0f} |",
+        f"| in-process `predict_records` (floor) | {1000 / floor_batch:,.0f} |",
+        "",
+        "| in-process floor, one candidate | p50 ms | p99 ms |", "|---|---|---|",
+        f"| `predict_records` (serving path) | {_pct(floor, 50):.3f} | {_pct(floor, 99):.3f} |",
+        f"| `predict_frame` (pyfunc/DataFrame path) | {_pct(floor_frame, 50):.3f} | {_pct(floor_frame, 99):.3f} |",
+        "",
+        f"Ratios in this run: requests/s at concurrency 8, BentoML / peer = **{ratio_c8:.1f}x** (target >= 3x); "
+        f"batch rows/s BentoML / peer = **{ratio_batch:.1f}x**. Targets: `/score` p50 <= 5 ms at concurrency 1; "
+        ">= 20,000 rows/s for `/score_batch`.",
+    ]
+    json_results = {k: asdict(v) if hasattr(v, "concurrency") else v for k, v in results.items()}
+    (RESULTS / "serving.json").write_text(json.dumps(json_results, indent=2))
+    return "\n".join(lines) + "\n"
+
+
+def timed_call(fn: Any) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+def _pct(values: Sequence[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(values, q))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", action="append", choices=["simulate", "cohort", "transform", "train", "serving"])
+    parser.add_argument("--train-sizes", default="1000,10000,50000")
+    ns = parser.parse_args(argv)
+    chosen = ns.only or ["simulate", "cohort", "transform", "train", "serving"]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="alsstrat-bench-"))
+    machine = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}"
+    report = [f"# Benchmark results\n\nRun {datetime.now(UTC).isoformat(timespec='seconds')} on {machine}; "
+              f"`make bench` (`python -m bench.run`).\n"]
+    try:
+        for name in chosen:
+            print(f"== {name}", flush=True)
+            if name == "simulate":
+                body = section_simulate(work)
+            elif name == "cohort":
+                body = section_cohort(work)
+            elif name == "transform":
+                body = section_transform()
+            elif name == "train":
+                body = section_train(work, [int(s) for s in ns.train_sizes.split(",")])
+            else:
+                body = section_serving(work)
+            print(body, flush=True)
+            report.append(f"## {name}\n\n{body}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    target = RESULTS / ("latest.md" if ns.only is None else f"latest-{'-'.join(chosen)}.md")
+    target.write_text("\n".join(report))
+    print(f"results written to {target}")
+
+
+if __name__ == "__main__":
+    main()
