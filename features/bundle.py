@@ -73,8 +73,27 @@ class SubtypeComponent:
         return (x - self.center) / self.scale
 
     def probabilities(self, z: np.ndarray) -> np.ndarray:
-        """Membership probabilities, shape (n, K); rows sum to 1."""
-        return np.asarray(self.gmm.predict_proba(self.standardise(z)))
+        """Membership probabilities, shape (n, K); rows sum to 1.
+
+        Computed directly from the fitted mixture's means, weights and precision Cholesky factors: the same
+        numbers as ``gmm.predict_proba`` (a test checks it) without scikit-learn's per-call validation, which costs
+        more than the arithmetic for one candidate.
+        """
+        x = self.standardise(z)
+        gmm = self.gmm
+        if gmm.covariance_type != "full":
+            return np.asarray(gmm.predict_proba(x))
+        n_features = x.shape[1]
+        log_prob = np.empty((x.shape[0], gmm.n_components))
+        for k in range(gmm.n_components):
+            chol = gmm.precisions_cholesky_[k]
+            y = (x - gmm.means_[k]) @ chol
+            log_det = np.log(np.diag(chol)).sum()
+            log_prob[:, k] = -0.5 * (n_features * np.log(2 * np.pi) + (y * y).sum(axis=1)) + log_det
+        log_prob += np.log(gmm.weights_)
+        log_prob -= log_prob.max(axis=1, keepdims=True)
+        prob = np.exp(log_prob)
+        return np.asarray(prob / prob.sum(axis=1, keepdims=True))
 
 
 @dataclass
@@ -241,29 +260,30 @@ class StratifierModel:
         z = self.features.transform_records(records)
         arrays = self.predict_arrays(z)
         names = self.feature_names
-        subtypes = self.subtype.subtypes
+        name_of = {s.label: s.name for s in self.subtype.subtypes}
         version = {"name": self.metadata.get("model_name", "als-stratifier"), "version": self.model_version,
                    "run_id": self.metadata.get("run_id")}
+        # Convert whole arrays to Python lists once: per-element float() calls dominate for large batches.
+        labels = [str(int(lbl)) for lbl in arrays["labels"]]
+        chosen = arrays["chosen"].astype(int).tolist()
+        proba = arrays["proba"].tolist()
+        p10, p50, p90 = arrays["p10"].tolist(), arrays["p50"].tolist(), arrays["p90"].tolist()
+        surv = arrays["surv"].tolist()
+        median = arrays["median"].tolist()
+        risk = arrays["risk_group"].astype(int).tolist()
+        top = arrays["top"].tolist()
+        top_contrib = np.take_along_axis(arrays["contrib"], arrays["top"], axis=1).tolist()
+        horizons = [str(t) for t in SURVIVAL_HORIZONS_MONTHS]
         results: list[dict[str, Any]] = []
         for i in range(len(records)):
-            label = int(arrays["chosen"][i])
             results.append({
-                "subtype": {
-                    "label": label,
-                    "name": next(s.name for s in subtypes if s.label == label),
-                    "probabilities": {str(int(lbl)): float(arrays["proba"][i, j])
-                                      for j, lbl in enumerate(arrays["labels"])},
-                },
-                "slope": {"median": float(arrays["p50"][i]), "p10": float(arrays["p10"][i]),
-                          "p90": float(arrays["p90"][i]), "unit": "ALSFRS-R points/month"},
-                "survival": {
-                    "probability": {str(t): float(arrays["surv"][i, j])
-                                    for j, t in enumerate(SURVIVAL_HORIZONS_MONTHS)},
-                    "median_months": float(arrays["median"][i]),
-                    "risk_group": int(arrays["risk_group"][i]),
-                },
-                "explanation": [{"feature": names[c], "contribution": float(arrays["contrib"][i, c])}
-                                for c in arrays["top"][i]],
+                "subtype": {"label": chosen[i], "name": name_of[chosen[i]],
+                            "probabilities": dict(zip(labels, proba[i], strict=True))},
+                "slope": {"median": p50[i], "p10": p10[i], "p90": p90[i], "unit": "ALSFRS-R points/month"},
+                "survival": {"probability": dict(zip(horizons, surv[i], strict=True)), "median_months": median[i],
+                             "risk_group": risk[i]},
+                "explanation": [{"feature": names[c], "contribution": v}
+                                for c, v in zip(top[i], top_contrib[i], strict=True)],
                 "model": version,
             })
         return results
