@@ -194,7 +194,8 @@ def section_serving(work: Path) -> str:
     ratio_batch = results["bentoml_batch_rows_per_s"] / results["mlflow_batch_rows_per_s"]
     lines = [
         "| server | concurrency | p50 ms | p99 ms | requests/s | errors |", "|---|---|---|---|---|---|",
-        row("alsstrat BentoML `/score`", results["bentoml_c1"]), row("alsstrat BentoML `/score`", results["bentoml_c8"]),
+        row("alsstrat BentoML `/score`", results["bentoml_c1"]),
+        row("alsstrat BentoML `/score`", results["bentoml_c8"]),
         row("`mlflow models serve` `/invocations` (same model)", results["mlflow_c1"]),
         row("`mlflow models serve` `/invocations` (same model)", results["mlflow_c8"]),
         "",

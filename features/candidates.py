@@ -47,7 +47,7 @@ def _describe(f: S.BaselineField) -> str:
 def _annotation(f: S.BaselineField) -> Any:
     if f.kind == "categorical":
         assert f.categories is not None
-        base: Any = Literal[f.categories]  # type: ignore[valid-type]
+        base: Any = Literal[f.categories]
     elif f.kind == "boolean":
         base = bool
     else:

@@ -13,6 +13,7 @@ from typing import Any
 import joblib
 import mlflow
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from features.bundle import StratifierModel
 
@@ -20,7 +21,7 @@ BUNDLE_ARTIFACT = "bundle"
 _REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 
 
-class StratifierPyfunc(mlflow.pyfunc.PythonModel):
+class StratifierPyfunc(PythonModel):
     """pyfunc flavour: ``predict`` takes a DataFrame of cohort baseline fields, returns one row per input row."""
 
     model: StratifierModel

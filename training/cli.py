@@ -75,9 +75,8 @@ def simulate(
 ) -> None:
     """Simulate a literature-grounded synthetic cohort and write the native raw tables plus the truth table."""
     with cli_errors():
-        from features.simulate import load_scenario, simulate_cohort
-
         from features.io import write_tables
+        from features.simulate import load_scenario, simulate_cohort
         from training.progress import progress_callback
 
         if fmt not in ("parquet", "csv"):

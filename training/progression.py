@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import optuna
@@ -160,7 +160,7 @@ def survival_cv_cindex(z: np.ndarray, time: np.ndarray, event: np.ndarray, param
 
 
 # ---------------------------------------------------------------------------------------------------- tuning
-def suggest(trial: optuna.Trial, base: BoosterParams) -> BoosterParams:
+def suggest(trial: optuna.trial.BaseTrial, base: BoosterParams) -> BoosterParams:
     """The search space around the configured parameters."""
     return base.model_copy(update={
         "n_estimators": trial.suggest_int("n_estimators", 100, 600, step=50),
@@ -173,7 +173,7 @@ def suggest(trial: optuna.Trial, base: BoosterParams) -> BoosterParams:
 
 
 def tune(kind: str, objective: Callable[[BoosterParams], float], base: BoosterParams, cfg: TuningConfig,
-         direction: str, on_trial: TrialCallback | None = None) -> BoosterParams:
+         direction: Literal["minimize", "maximize"], on_trial: TrialCallback | None = None) -> BoosterParams:
     """Optuna TPE search (seeded); the configured params are always trial 0, so tuning never does worse in CV."""
     if cfg.n_trials == 0:
         return base

@@ -26,7 +26,7 @@ def strata(cohort: pd.DataFrame, min_size: int = 4) -> pd.Series:
     counts = label.value_counts()
     label = label.where(label.map(counts) >= min_size, "rare")
     if 0 < (label == "rare").sum() < min_size:
-        label = label.replace("rare", label.value_counts().idxmax())
+        label = label.where(label != "rare", str(label.value_counts().idxmax()))
     return label
 
 

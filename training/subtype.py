@@ -83,7 +83,7 @@ def select_k(x: np.ndarray, cfg: SubtypeConfig) -> KSelection:
     table["eligible"] = table["stability_ari"] >= cfg.min_stability_ari
     pool = table[table["eligible"]] if table["eligible"].any() else table[table["stability_ari"]
                                                                           == table["stability_ari"].max()]
-    k = int(pool.loc[pool["bic"].idxmin(), "k"])
+    k = int(pool.sort_values("bic")["k"].iloc[0])
     table["chosen"] = table["k"] == k
     return KSelection(table=table, k=k)
 

@@ -349,7 +349,8 @@ def _entry_point_path() -> str:
     from importlib.util import find_spec
 
     spec = find_spec("features.pyfunc_entry")
-    assert spec is not None and spec.origin is not None
+    if spec is None or spec.origin is None:
+        raise RuntimeError("features.pyfunc_entry is not importable: is the project installed?")
     return spec.origin
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from features import spec as S
 from features.contracts import pandera_schema
 from features.spec_doc import render
@@ -36,12 +38,8 @@ def test_unit_conversion_factors() -> None:
     assert S.unit_factor("nfl", " NG/ML ") == 1000.0
     assert S.unit_factor("lcn2", "mcg/L") == 1.0
     assert S.unit_factor("lcn2", "pg/mL") == 0.001
-    try:
+    with pytest.raises(KeyError, match="unknown unit 'mmol/L' for analyte 'lcn2'"):
         S.unit_factor("lcn2", "mmol/L")
-    except KeyError as exc:
-        assert "unknown unit 'mmol/L' for analyte 'lcn2'" in str(exc)
-    else:  # pragma: no cover - the call must raise
-        raise AssertionError("unknown unit accepted")
 
 
 def test_spec_hash_is_stable_within_a_process() -> None:

@@ -140,7 +140,8 @@ def test_predictions_obey_their_invariants(loaded: Any, candidates: pd.DataFrame
     assert out.index.equals(candidates.index)
     proba = out.filter(like="subtype_probability_").to_numpy()
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
-    assert (out["slope_p10"] <= out["slope_median"]).all() and (out["slope_median"] <= out["slope_p90"]).all()
+    assert (out["slope_p10"] <= out["slope_median"]).all()
+    assert (out["slope_median"] <= out["slope_p90"]).all()
     surv = out[["survival_probability_12m", "survival_probability_24m", "survival_probability_36m"]].to_numpy()
     assert ((surv >= 0) & (surv <= 1)).all()
     assert (np.diff(surv, axis=1) <= 0).all(), "survival curves must be non-increasing"
@@ -206,7 +207,8 @@ def test_bad_config_key_is_refused_with_exit_2(home: Path) -> None:
     bad.write_text("split: {test_fraction: 0.2, folds: 5}\n")
     result = CliRunner().invoke(app, ["train", "--config", str(bad)])
     assert result.exit_code == 2
-    assert "split.folds" in result.output and "Extra inputs are not permitted" in result.output
+    assert "split.folds" in result.output
+    assert "Extra inputs are not permitted" in result.output
 
 
 def test_same_seed_and_data_give_identical_metrics() -> None:
