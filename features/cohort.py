@@ -325,6 +325,8 @@ class _Assembly:
         sel = base & has_fvc
         self.out["fvc_pct_pred"] = self._nearest_value(codes, days, fvc, sel)
         self.out["fvc_slope_baseline"] = targets.grouped_ols_slope_per_month(codes[sel], days[sel], fvc[sel], n)
+        # relative change, so sources that record FVC in litres (DREAM-2012) give the same quantity
+        self.out["fvc_change_pct"] = _change_pct(codes[sel], days[sel], fvc[sel], n)
 
         sel = base & has_weight
         baseline_weight = self._nearest_value(codes, days, weight, sel)

@@ -19,6 +19,8 @@ is in ``docs/dream2012.md``; the load-bearing ones, each checked against the dat
 * **Imputed values are reverted to missing.** DREAM fills absent data with the cohort median and flags it
   (``no.<x>.data``, ``lessthan2.<x>``); e.g. all 170 patients without FVC carry the same median values. We map the
   flagged values to NaN (missing is not a value).
+* **FVC is in litres**, so the spec's % predicted level and slope stay missing; the unit-free change over the
+  window (``fvc_change_pct``, first FVC recovered like the ALSFRS) is mapped, as for every other source.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ _ONSET_COLUMNS = {
     "limb_and_bulbar": "Site.of.Onset.Onset..Limb.and.Bulbar",
 }
 _FLAG_COLUMNS = (
-    "no.alsfrs.score.data", "lessthan2.alsfrs.score", "lessthan2.weight", "no.height.data",
+    "no.alsfrs.score.data", "lessthan2.alsfrs.score", "lessthan2.weight", "no.height.data", "no.fvc.liters.data",
+    "lessthan2.fvc.liters",
     *_SEX_COLUMNS.values(), *_ONSET_COLUMNS.values(),
 )
 _ALSFRS_COLUMNS = (
@@ -69,8 +72,10 @@ _ALSFRS_COLUMNS = (
     *(f"last.{stem}" for stem in ITEM_COLUMNS.values()), *(f"{stem}.slope" for stem in ITEM_COLUMNS.values()),
 )
 _WEIGHT_COLUMNS = ("last.weight", "weight.slope", "first.weight.date", "last.weight.date")
+_FVC_COLUMNS = ("last.fvc.liters", "fvc.liters.slope", "first.fvc.liters.date", "last.fvc.liters.date")
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "testset", "dFRS", "Onset.Delta", "Age", "mean.height", *_FLAG_COLUMNS, *_ALSFRS_COLUMNS, *_WEIGHT_COLUMNS,
+    *_FVC_COLUMNS,
 )
 """Every DREAM column the importer reads."""
 
@@ -245,6 +250,15 @@ def _map_columns(raw: pd.DataFrame, table: str, out: list[Violation]) -> tuple[d
     height_m = np.where(flag["no.height.data"], np.nan, raw["mean.height"].to_numpy(dtype=np.float64) / 100.0)
     col["bmi"] = first_weight / height_m**2
 
+    # FVC: DREAM has litres only, so the level and the % predicted slope stay missing; the relative change over the
+    # window is unit-free (the spec's fvc_change_pct) and needs >= 2 FVC measurements
+    has_fvc_change = ~flag["no.fvc.liters.data"] & ~flag["lessthan2.fvc.liters"]
+    first_fvc = _first_visit(raw, *_FVC_COLUMNS)
+    last_fvc = raw["last.fvc.liters"].to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero first FVC would be out of bounds anyway
+        fvc_change = 100.0 * (last_fvc - first_fvc) / first_fvc
+    col["fvc_change_pct"] = np.where(has_fvc_change, fvc_change, np.nan)
+
     col["alsfrs_r_slope_3_12"] = raw["dFRS"].to_numpy(dtype=np.float64)
 
     def count(mask: npt.NDArray[np.bool_]) -> int:
@@ -264,7 +278,10 @@ def _map_columns(raw: pd.DataFrame, table: str, out: list[Violation]) -> tuple[d
         "ALSFRS on the legacy 0-40 scale: items 1-9 mapped, the legacy respiratory item (total minus items 1-9) and "
         "ALSFRS-R R1-R3 (alsfrs_q10-q12) left missing",
         "ALSFRS total, items and weight are the window's first visit, recovered exactly from DREAM's end-point slopes",
-        "FVC is in litres in DREAM, not % predicted: fvc_pct_pred and fvc_slope_baseline left missing",
+        f"{count(~has_fvc_change)} patient(s) without FVC or with one FVC: DREAM's imputed FVC ignored, "
+        "fvc_change_pct missing",
+        "FVC is in litres in DREAM, not % predicted: fvc_pct_pred and fvc_slope_baseline left missing; "
+        "fvc_change_pct (unit-free) = 100 x (last - first) / first litres of the window",
         "Not in DREAM, left missing: diagnostic_delay_months, all biomarkers, c9orf72, el_escorial, ftd, riluzole, "
         "time_to_event_months, event_observed",
     ]

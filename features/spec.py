@@ -361,6 +361,10 @@ BASELINE_FIELDS: tuple[BaselineField, ...] = (
                   unit="% predicted", lower=0, upper=200, group="respiratory"),
     BaselineField("fvc_slope_baseline", "numeric", "OLS slope of FVC over the baseline-window visits (>= 2 visits), "
                   "% predicted per month.", unit="% predicted/month", lower=-200, upper=200, group="respiratory"),
+    BaselineField("fvc_change_pct", "numeric", "FVC change over the baseline window: 100 * (last - first) / first, % "
+                  "(>= 2 FVC measurements on different days). Unit-free: the same from % predicted or from litres "
+                  "(DREAM-2012), as the predicted value does not move within the window.", unit="%", lower=-100,
+                  upper=200, group="respiratory"),
     BaselineField("bmi", "numeric", "Body-mass index at baseline: weight_kg / (height_cm/100)^2, kg/m^2 "
                   "(higher BMI -> longer survival, Atassi 2014).", unit="kg/m^2", lower=10, upper=70,
                   group="anthropometric"),

@@ -232,6 +232,7 @@ def test_incomplete_items_without_total_are_not_a_total(small: Cohort) -> None:
     assert p3["alsfrs_r_total"] == 44.0  # from day 10, the nearest visit that has a total
     assert all(pd.isna(p3[item]) for item in S.ALSFRS_ITEMS)  # the day 10 visit recorded no items
     assert pd.isna(p3["alsfrs_r_slope_baseline"])  # one ALSFRS visit
+    assert pd.isna(p3["fvc_change_pct"])  # one FVC visit
     assert p3["fvc_pct_pred"] == 80.0  # the day 0 visit still gives FVC
     assert small.report is not None
     assert small.report.counts["visits_items_incomplete_without_total"] == 1
@@ -241,6 +242,7 @@ def test_fvc_weight_bmi_and_their_slopes(small: Cohort) -> None:
     p4 = row(small, "P4")
     assert p4["fvc_pct_pred"] == 90.0  # day 10: the nearest visit having FVC
     assert p4["fvc_slope_baseline"] == pytest.approx(-2 / (10 / DPM), rel=1e-12)
+    assert p4["fvc_change_pct"] == pytest.approx(100 * (88.0 - 90.0) / 90.0, rel=1e-12)  # days 10 -> 20
     assert p4["bmi"] == pytest.approx(70.0 / 1.75**2, rel=1e-12)  # day 0 weight, height 175 cm
     assert p4["weight_change_pct"] == pytest.approx(100 * (71.4 - 70.0) / 70.0, rel=1e-12)  # day 100 is outside
     assert p4["weight_slope_baseline"] == pytest.approx(1.4 / (20 / DPM), rel=1e-9)

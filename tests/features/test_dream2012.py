@@ -117,7 +117,20 @@ def test_imputed_values_are_missing_not_medians(cohort: Cohort, raw: pd.DataFram
     assert table.loc[no_height, "bmi"].isna().all()
     assert table.loc[~no_height, "bmi"].between(10, 70).all()
     assert table[["fvc_pct_pred", "fvc_slope_baseline", "diagnostic_delay_months"]].isna().all().all()
+    no_fvc_change = ((raw["no.fvc.liters.data"] == 1) | (raw["lessthan2.fvc.liters"] == 1)).to_numpy()
+    assert int(no_fvc_change.sum()) == 173
+    assert table.loc[no_fvc_change, "fvc_change_pct"].isna().all()
+    assert table.loc[~no_fvc_change, "fvc_change_pct"].notna().all()
     assert table[[f.name for f in S.BIOMARKER_FIELDS]].isna().all().all()
+
+
+def test_fvc_change_is_the_relative_change_of_the_window(cohort: Cohort, raw: pd.DataFrame) -> None:
+    # with exactly two FVC visits the first value is sum - last, so the change can be recomputed independently
+    two = ((raw["num.fvc.liters.visits"] == 2) & (raw["lessthan2.fvc.liters"] == 0)).to_numpy()
+    assert two.sum() == 13
+    first = raw["sum.fvc.liters"] - raw["last.fvc.liters"]
+    expected = (100 * (raw["last.fvc.liters"] - first) / first)[two]
+    np.testing.assert_allclose(cohort.table.loc[two, "fvc_change_pct"], expected, rtol=1e-9, atol=1e-9)
 
 
 def test_categories(cohort: Cohort, raw: pd.DataFrame) -> None:
