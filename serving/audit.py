@@ -49,4 +49,5 @@ class AuditLog:
             self._file.flush()
 
     def close(self) -> None:
-        self._file.close()
+        with self._lock:  # never close under a writer
+            self._file.close()

@@ -12,7 +12,9 @@ spec, candidate validation, the model bundle), never ``training``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import time
 import uuid
 from typing import Annotated, Any
@@ -28,10 +30,13 @@ from features.candidates import CANDIDATE_ID, candidate_model, validate_candidat
 from serving.audit import AuditLog
 from serving.auth import bearer_token, fingerprint, token_matches
 from serving.config import ServiceSettings
+from serving.errors import UniformErrors
 from serving.limits import BodySizeLimit
 from serving.metadata import model_metadata
 
 logger = logging.getLogger("alsstrat.serving")
+INSECURE_DEMO_WARNING = ("*** INSECURE DEMO MODE: no API tokens configured, every caller is accepted. "
+                         "Never run this way with real candidates. ***")
 
 _CANDIDATE_SCHEMA = candidate_model().model_json_schema()
 # The documented schema is the strict spec-generated one; the handler validates each row itself so that one bad
@@ -57,22 +62,47 @@ metadata_app = Starlette(routes=[Route("/model", endpoint=_metadata, methods=["G
 @bentoml.service(name="als_stratifier", workers=2, traffic={"timeout": 60},
                  http={"cors": {"enabled": False}})
 class ALSStratifier:
-    """Scores candidates with the model named by ALSSTRAT_MODEL_URI (default: the ``champion`` alias)."""
+    """Scores candidates with the model named by ALSSTRAT_MODEL_URI (default: the model frozen into the Bento
+    being served, else the ``champion`` alias)."""
+
+    @bentoml.on_deployment
+    def check_configuration() -> None:
+        """Refuse to start before any worker is spawned when the configuration is unusable (e.g. no tokens).
+
+        ``bentoml serve`` runs this once in its own process: an exception here makes it exit non-zero with the
+        message, whereas the same error raised in ``__init__`` only kills the workers and leaves the server up.
+        """
+        settings = ServiceSettings.from_env()
+        if settings.insecure_demo:
+            logger.warning(INSECURE_DEMO_WARNING)
 
     def __init__(self) -> None:
-        from features.pyfunc import load_stratifier
+        from serving.loader import bundled_model_uri, check_model_scores, load_for_serving
 
-        self.settings = ServiceSettings.from_env()
+        # BentoML only shows WARNING and above for loggers it does not own; the served version must be visible.
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+        settings = ServiceSettings.from_env()
+        # A Bento built with a frozen model serves that model unless ALSSTRAT_MODEL_URI says otherwise.
+        bundled = bundled_model_uri(getattr(ALSStratifier, "bento", None))
+        if bundled and not os.environ.get("ALSSTRAT_MODEL_URI"):
+            settings = dataclasses.replace(settings, model_uri=bundled)
+        self.settings = settings
         if self.settings.insecure_demo:
-            logger.warning("*** INSECURE DEMO MODE: no API tokens configured, every caller is accepted. "
-                           "Never run this way with real candidates. ***")
+            logger.warning(INSECURE_DEMO_WARNING)
         started = time.perf_counter()
-        loaded = load_stratifier(self.settings.model_uri)
+        loaded = load_for_serving(self.settings.model_uri)
         self.model = loaded.model
+        check_model_scores(loaded)
         self.audit = AuditLog(self.settings.audit_log, self.settings.audit_salt)
         self.metadata = model_metadata(loaded, self.settings)
         logger.info("serving %s version %s (run %s), loaded in %.1f s", loaded.name, loaded.version, loaded.run_id,
                     time.perf_counter() - started)
+
+    @bentoml.on_shutdown
+    def close(self) -> None:
+        """Flush and close the audit log when the worker stops."""
+        self.audit.close()
 
     # ------------------------------------------------------------------ helpers
     def authorised(self, header: str | None) -> bool:
@@ -161,4 +191,6 @@ class ALSStratifier:
         return {"results": results, "model": self.metadata["model"]}
 
 
-ALSStratifier.add_asgi_middleware(BodySizeLimit)
+# The decorators return a bentoml Service, though the stubs type the result as the class itself.
+ALSStratifier.add_asgi_middleware(BodySizeLimit)  # type: ignore[attr-defined]
+ALSStratifier.add_asgi_middleware(UniformErrors)  # type: ignore[attr-defined]

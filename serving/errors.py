@@ -1,0 +1,82 @@
+"""One error shape for every 400: ``{"error": {"field": ..., "message": ...}}``.
+
+The handlers answer a bad candidate in that shape. Problems found before a handler runs (invalid JSON, a missing
+``candidate``/``candidates`` key, an empty batch, a body of the wrong type) are answered by BentoML as
+``{"error": "1 validation error for Input", "detail": [pydantic errors]}``. This middleware rewrites exactly that
+shape into ours, naming the first offending field, so clients parse one format. Other responses pass untouched;
+only 400 responses are buffered (they are small).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+Message = dict[str, Any]
+
+_MESSAGES = {
+    "json_invalid": "invalid JSON",
+    "missing": "required field is missing",
+    "too_short": "must hold at least one candidate",
+    "list_type": "must be a JSON array",
+    "dict_type": "must be a JSON object",
+    "model_type": "the request body must be a JSON object",
+    "model_attributes_type": "the request body must be a JSON object",
+}
+
+
+def uniform_error(body: bytes) -> bytes | None:
+    """Our shape for a BentoML validation-error body, or None when ``body`` is something else."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not (isinstance(data, dict) and isinstance(data.get("error"), str) and isinstance(data.get("detail"), list)
+            and data["detail"] and isinstance(data["detail"][0], dict)):
+        return None
+    first = data["detail"][0]
+    loc = [str(p) for p in first.get("loc") or ()]
+    field = ".".join(loc) if loc else "body"
+    kind = str(first.get("type", ""))
+    message = _MESSAGES.get(kind, str(first.get("msg", "invalid request")))
+    if kind == "json_invalid" and first.get("msg"):
+        message = str(first["msg"])
+    if len(data["detail"]) > 1:
+        more = len(data["detail"]) - 1
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return json.dumps({"error": {"field": field, "message": message}}).encode()
+
+
+class UniformErrors:
+    """ASGI middleware: rewrite BentoML's request-validation 400 bodies into the service's error shape."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        held: Message | None = None
+        chunks: list[bytes] = []
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal held
+            kind = message.get("type")
+            if kind == "http.response.start" and message.get("status") == 400:
+                held = message
+                return
+            if held is None or kind != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            original = b"".join(chunks)
+            body = uniform_error(original) or original
+            headers = [(k, v) for k, v in held.get("headers", []) if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**held, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, send_wrapper)

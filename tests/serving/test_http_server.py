@@ -1,0 +1,207 @@
+"""A real server over real HTTP: ``alsstrat serve`` (which runs ``bentoml serve``), its refusals, and Schemathesis.
+
+Servers listen on a free ephemeral port on 127.0.0.1, each in its own process group, and are always stopped
+(also when a test fails). Request loops are bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.serving.conftest import GOOD, TOKEN, ServedModel, free_port, running, store_env, wait_ready
+
+pytestmark = [pytest.mark.slow, pytest.mark.mlflow, pytest.mark.http]
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+REPO = Path(__file__).resolve().parents[2]
+SCHEMATHESIS_EXAMPLES = 25  # per operation and generation mode: enough to find a 5xx, small enough for ~30 s
+# What the `alsstrat` console script runs (``python -m training.cli`` would import the CLI module twice).
+ALSSTRAT = [sys.executable, "-c", "from training.cli import app; app()"]
+
+
+def _env(model: ServedModel, **extra: str) -> dict[str, str]:
+    """A clean environment for a server process: the test store, no token or model settings unless given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALSSTRAT_", "MLFLOW_", "BENTOML_"))}
+    return {**env, **store_env(model), **extra}
+
+
+@dataclass(frozen=True)
+class Live:
+    url: str
+    log: Path
+    audit: Path
+
+
+@pytest.fixture(scope="module")
+def live(served_model: ServedModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """``alsstrat serve`` on a free port, serving the champion of the test store."""
+    folder = tmp_path_factory.mktemp("live")
+    port = free_port()
+    env = _env(served_model, ALSSTRAT_API_TOKENS=TOKEN, ALSSTRAT_AUDIT_LOG=str(folder / "audit.jsonl"))
+    cmd = [*ALSSTRAT, "serve", "--port", str(port), "--host", "127.0.0.1"]
+    url = f"http://127.0.0.1:{port}"
+    with running(cmd, env, folder / "server.log", cwd=REPO) as proc:
+        try:
+            wait_ready(proc, url)
+        except AssertionError:
+            print((folder / "server.log").read_text()[-5000:])
+            raise
+        yield Live(url=url, log=folder / "server.log", audit=folder / "audit.jsonl")
+
+
+# ------------------------------------------------------------------------------------------------ refusals
+def test_alsstrat_serve_refuses_to_start_without_tokens(served_model: ServedModel) -> None:
+    done = subprocess.run([*ALSSTRAT, "serve", "--port", str(free_port())],
+                          env=_env(served_model), capture_output=True, text=True, timeout=120, cwd=REPO, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "refusing to start: no API tokens configured" in done.stderr
+    assert "ALSSTRAT_API_TOKENS" in done.stderr
+
+
+def test_bentoml_serve_itself_refuses_to_start_without_tokens(served_model: ServedModel, tmp_path: Path) -> None:
+    """Not only the CLI: the service's deployment hook stops ``bentoml serve`` before any worker starts."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "bentoml", "serve", "serving.service:ALSStratifier", "--host", "127.0.0.1",
+           "--port", str(port), "--working-dir", str(REPO)]
+    with running(cmd, _env(served_model), tmp_path / "refused.log") as proc:
+        code = proc.wait(timeout=120)
+    output = (tmp_path / "refused.log").read_text()
+    assert code != 0, output
+    assert "ServiceConfigError: no API tokens configured" in output
+
+
+def test_insecure_demo_is_announced_loudly(served_model: ServedModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from training.cli import app
+
+    for key, value in _env(served_model).items():
+        monkeypatch.setenv(key, value)
+    for key in ("ALSSTRAT_API_TOKENS", "ALSSTRAT_API_TOKEN_FILE", "ALSSTRAT_MODEL_URI"):
+        monkeypatch.delenv(key, raising=False)
+    # A model URI that does not resolve stops the command right after the announcement, before any server starts.
+    result = CliRunner().invoke(app, ["serve", "--port", str(free_port()), "--insecure-demo", "--model-uri",
+                                      "models:/als-stratifier@no-such-alias"])
+    assert "INSECURE DEMO MODE" in result.stderr
+    assert result.exit_code == 2
+    assert "cannot resolve models:/als-stratifier@no-such-alias" in result.stderr
+
+
+def test_short_tokens_are_refused(served_model: ServedModel) -> None:
+    done = subprocess.run([*ALSSTRAT, "serve", "--port", str(free_port())],
+                          env=_env(served_model, ALSSTRAT_API_TOKENS="short"), capture_output=True, text=True,
+                          timeout=120, cwd=REPO, check=False)
+    assert done.returncode == 2
+    assert "shorter than 16 characters" in done.stderr
+
+
+# ------------------------------------------------------------------------------------------- live server
+def test_serve_reports_the_version_it_serves(live: Live, served_model: ServedModel) -> None:
+    ready = f"ready: {live.url} serves als-stratifier version {served_model.version}"
+    deadline = time.monotonic() + 30  # the CLI polls /readyz too, a moment after (or before) this test does
+    while ready not in live.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    log = live.log.read_text()
+    assert f"serving als-stratifier version {served_model.version} (run {served_model.run_id}) from " \
+           f"models:/als-stratifier@champion on {live.url}" in log
+    assert ready in log
+    loaded = f"serving als-stratifier version {served_model.version} (run {served_model.run_id}), loaded in"
+    assert loaded in log, "each worker logs the version it loaded"
+    meta = httpx.get(f"{live.url}/model", headers=AUTH, timeout=10).json()
+    assert (meta["version"], meta["run_id"]) == (served_model.version, served_model.run_id)
+    assert meta["model_uri"] == f"models:/als-stratifier/{served_model.version}", "the alias is pinned at start"
+
+
+def test_score_over_real_http(live: Live, served_model: ServedModel) -> None:
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        one = client.post("/score", json={"candidate": {**GOOD, "candidate_id": "http-1"}}, headers=AUTH)
+        batch = client.post("/score_batch", json={"candidates": [GOOD, {**GOOD, "fvc_pct_pred": "low"}, GOOD]},
+                            headers=AUTH)
+        refused = client.post("/score", json={"candidate": GOOD})
+        nan = client.post("/score", content=json.dumps({"candidate": GOOD}).replace("82.0", "NaN"),
+                          headers={**AUTH, "content-type": "application/json"})
+        invalid = client.post("/score_batch", content=b'{"candidates": [', headers={**AUTH,
+                                                                                  "content-type": "application/json"})
+        metrics = client.get("/metrics")
+    assert one.status_code == 200, one.text
+    assert one.json()["candidate_id"] == "http-1"
+    assert one.json()["model"]["version"] == served_model.version
+    assert batch.status_code == 200
+    results = batch.json()["results"]
+    assert [("error" in r) for r in results] == [False, True, False]
+    assert results[1]["error"]["field"] == "fvc_pct_pred"
+    assert results[0]["slope"] == results[2]["slope"]
+    assert refused.status_code == 401
+    assert (nan.status_code, nan.json()["error"]["field"]) == (400, "candidate.fvc_pct_pred")
+    assert (invalid.status_code, invalid.json()["error"]["field"]) == (400, "body")
+    assert metrics.status_code == 200
+    assert "bentoml_service_request_total" in metrics.text
+    audit = [json.loads(line) for line in live.audit.read_text().splitlines()]
+    assert len(audit) >= 3
+    assert TOKEN not in live.audit.read_text()
+
+
+def test_schemathesis_finds_no_server_error(live: Live) -> None:
+    """Property-based requests from the live OpenAPI document, valid and invalid ones: never a 5xx."""
+    import requests
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from schemathesis import GenerationMode
+
+    schema = schemathesis.openapi.from_url(f"{live.url}/docs.json", timeout=30)
+    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
+    labels = {op.label for op in operations}
+    assert {"POST /score", "POST /score_batch"} <= labels, labels
+    seen: dict[str, set[int]] = {}
+    session = requests.Session()
+
+    def check(operation: Any, mode: GenerationMode) -> None:
+        @settings(max_examples=SCHEMATHESIS_EXAMPLES, deadline=None, database=None, derandomize=True,
+                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy(generation_mode=mode))
+        def no_server_error(case: Any) -> None:
+            response = case.call(base_url=live.url, session=session, headers=AUTH, timeout=30)
+            seen.setdefault(operation.label, set()).add(response.status_code)
+            assert response.status_code < 500, (
+                f"{operation.label} -> {response.status_code}: {response.text[:500]}\nbody: {str(case.body)[:500]}")
+
+        no_server_error()
+
+    try:
+        for operation in operations:
+            check(operation, GenerationMode.POSITIVE)
+            if operation.method.upper() == "POST":  # a GET without parameters has no invalid form to generate
+                check(operation, GenerationMode.NEGATIVE)
+    finally:
+        session.close()
+    assert seen["POST /score"] >= {200, 400}, seen
+    assert 400 in seen["POST /score_batch"], seen
+
+
+def test_serve_refuses_a_model_trained_with_another_feature_spec(served_model: ServedModel,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checked before the server starts: a worker refusing the model would leave a server that is never ready."""
+    from typer.testing import CliRunner
+
+    import features.spec
+    from training.cli import app
+
+    for key, value in _env(served_model, ALSSTRAT_API_TOKENS=TOKEN).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("ALSSTRAT_MODEL_URI", raising=False)
+    monkeypatch.setattr(features.spec, "spec_hash", lambda: "0123456789abcdef")
+    result = CliRunner().invoke(app, ["serve", "--port", str(free_port())])
+    assert result.exit_code == 2, result.output
+    assert "was trained with feature spec" in result.stderr
+    assert "this code has spec 0123456789abcdef" in result.stderr
