@@ -40,7 +40,7 @@ class SubtypeConfig(Strict):
     """Gaussian mixture on standardised baseline features; K by BIC among the stable solutions."""
 
     features: tuple[str, ...] = Field(
-        ("ln_nfl_blood_pg_ml", "ln_lcn2_blood_ng_ml", "dfrs_pre_slope_points_per_month", "age_at_onset_years"),
+        ("ln_nfl_blood_pg_ml", "ln_lcn2_blood_ng_ml", "dfrs_pre_slope_points_per_month"),
         description="Outputs of features.derive.BaselineFeatures used for clustering.",
     )
     k_min: int = Field(2, ge=1)
