@@ -202,7 +202,7 @@ def section_serving(work: Path) -> str:
         "| batch of 1,000 rows | rows/s |", "|---|---|",
         f"| alsstrat BentoML `/score_batch` | {results['bentoml_batch_rows_per_s']:,.0f} |",
         f"| `mlflow models serve` `/invocations` | {results['mlflow_batch_rows_per_s']:,.0f} |",
-        f"| in-process `predict_records` (floor) | {1000 / floor_batch:,.0f} |",
+        f"| in-process `predict_records` (floor) | {1000 / (floor_batch / 1000):,.0f} |",
         "",
         "| in-process floor, one candidate | p50 ms | p99 ms |", "|---|---|---|",
         f"| `predict_records` (serving path) | {_pct(floor, 50):.3f} | {_pct(floor, 99):.3f} |",
