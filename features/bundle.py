@@ -12,6 +12,8 @@ Two entry points share one array path, so they cannot drift apart:
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import itertools
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -26,12 +28,18 @@ from sklearn.mixture import GaussianMixture
 
 from features import spec as S
 from features.derive import BaselineFeatures
+from features.forest import CompiledForest, UnsupportedBooster
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
 
 SURVIVAL_HORIZONS_MONTHS = (12, 24, 36)
 RISK_GROUP_NAMES = ("lowest", "low", "intermediate", "high", "highest")
+SMALL_BATCH_ROWS = 16
+PIPELINE_CHUNK_ROWS = 256
+"""Chunk size of the large-batch pipeline in :meth:`StratifierModel.predict_records`."""
+"""Batches up to this many rows walk the compiled forest (numpy); larger ones call XGBoost (its fixed per-call
+cost is amortised there). Measured crossover on the default model: between 16 and 64 rows."""
 
 
 @dataclass
@@ -83,14 +91,12 @@ class SubtypeComponent:
         gmm = self.gmm
         if gmm.covariance_type != "full":
             return np.asarray(gmm.predict_proba(x))
-        n_features = x.shape[1]
-        log_prob = np.empty((x.shape[0], gmm.n_components))
-        for k in range(gmm.n_components):
-            chol = gmm.precisions_cholesky_[k]
-            y = (x - gmm.means_[k]) @ chol
-            log_det = np.log(np.diag(chol)).sum()
-            log_prob[:, k] = -0.5 * (n_features * np.log(2 * np.pi) + (y * y).sum(axis=1)) + log_det
-        log_prob += np.log(gmm.weights_)
+        chol = gmm.precisions_cholesky_  # (K, F, F)
+        # log N(x | mean_k, cov_k) = -0.5 * (F ln 2 pi + |(x - mean_k) chol_k|^2) + ln det chol_k, for all k at once
+        y = np.matmul(x[None, :, :] - gmm.means_[:, None, :], chol)  # (K, n, F)
+        log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+        const = -0.5 * x.shape[1] * np.log(2 * np.pi) + log_det + np.log(gmm.weights_)
+        log_prob = (const[:, None] - 0.5 * (y * y).sum(axis=2)).T
         log_prob -= log_prob.max(axis=1, keepdims=True)
         prob = np.exp(log_prob)
         return np.asarray(prob / prob.sum(axis=1, keepdims=True))
@@ -112,12 +118,28 @@ class SlopeComponent:
     margin: float = 0.0
 
     def predict(self, dm: xgb.DMatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        p50 = np.asarray(self.median.predict(dm), dtype=float).reshape(-1)
-        tails = np.asarray(self.tails.predict(dm), dtype=float).reshape(-1, 2)
+        """(p10, median, p90) in points/month."""
+        p10, p50, p90, _ = self.predict_with_contributions(dm)
+        return p10, p50, p90
+
+    def predict_with_contributions(self, dm: xgb.DMatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(p10, median, p90, contributions): the interval and the median's per-feature contributions.
+
+        The median is the sum of its contributions (bias included), which is what the booster predicts (the
+        quantile objective has an identity link), so one pass through the median trees gives both.
+        """
+        contrib = self.contributions(dm)
+        p50 = contrib.sum(axis=1)
+        tails = np.asarray(self.tails.predict(dm, validate_features=False), dtype=float).reshape(-1, 2)
+        lo, hi = self.interval(p50, tails)
+        return lo, p50, hi, contrib
+
+    def interval(self, p50: np.ndarray, tails: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(p10, p90) from the median and the tails model's two quantiles, with the conformal margin applied."""
         # Independently grown quantile trees can cross; the interval always contains the median.
         lo = np.minimum(tails.min(axis=1), p50) - self.margin
         hi = np.maximum(tails.max(axis=1), p50) + self.margin
-        return np.minimum(lo, p50), p50, np.maximum(hi, p50)
+        return np.minimum(lo, p50), np.maximum(hi, p50)
 
     def contributions(self, dm: xgb.DMatrix) -> np.ndarray:
         """Per-feature contributions (points/month) to the median prediction; the last column is the bias.
@@ -125,7 +147,8 @@ class SlopeComponent:
         Path-based (Saabas) attributions, XGBoost's ``approx_contribs``: like SHAP values they add up exactly to
         the prediction, but they cost about a sixth of exact TreeSHAP, which keeps batch scoring fast.
         """
-        return np.asarray(self.median.predict(dm, pred_contribs=True, approx_contribs=True), dtype=float)
+        return np.asarray(self.median.predict(dm, pred_contribs=True, approx_contribs=True, validate_features=False),
+                          dtype=float)
 
 
 @dataclass
@@ -142,7 +165,8 @@ class SurvivalComponent:
     risk_cutpoints: np.ndarray
 
     def mu(self, dm: xgb.DMatrix) -> np.ndarray:
-        return np.asarray(self.booster.predict(dm, output_margin=True), dtype=float).reshape(-1)
+        return np.asarray(self.booster.predict(dm, output_margin=True, validate_features=False),
+                          dtype=float).reshape(-1)
 
     def survival_at(self, mu: np.ndarray, months: Sequence[float] | np.ndarray) -> np.ndarray:
         """Survival probabilities, shape (n, len(months)); non-increasing in time by construction."""
@@ -185,7 +209,11 @@ class StratifierModel:
     # ------------------------------------------------------------------ inputs
     @property
     def feature_names(self) -> list[str]:
-        return [str(n) for n in self.features.get_feature_names_out()]
+        """Names of the derived features (the explanation's vocabulary); computed once per loaded model."""
+        if "_feature_names" not in self.__dict__:
+            self.__dict__["_feature_names"] = [str(n) for n in self.features.get_feature_names_out()]
+        names: list[str] = self.__dict__["_feature_names"]
+        return names
 
     def _frame_input(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Baseline columns in spec order; optional columns absent from ``frame`` become explicit missing."""
@@ -196,17 +224,58 @@ class StratifierModel:
         return out
 
     # ------------------------------------------------------------------ predictions
+    def _compiled_forest(self) -> CompiledForest | None:
+        """The three boosters compiled for small batches (built on first use; None when not compilable)."""
+        if "_forest" not in self.__dict__:
+            try:
+                self.__dict__["_forest"] = CompiledForest.from_boosters(
+                    [self.slope.median, self.slope.tails, self.survival.booster], explain=0)
+            except UnsupportedBooster as exc:
+                logger.warning("small-batch path disabled, XGBoost predicts every batch: %s", exc)
+                self.__dict__["_forest"] = None
+        forest: CompiledForest | None = self.__dict__["_forest"]
+        return forest
+
+    def set_predict_threads(self, threads: int) -> None:
+        """Threads XGBoost may use for batches larger than :data:`SMALL_BATCH_ROWS` (default 1).
+
+        A serving setting, not part of the model: it is not pickled, and the boosters' own ``nthread`` is restored
+        to 1 when the model is saved.
+        """
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        for booster in (self.slope.median, self.slope.tails, self.survival.booster):
+            booster.set_param({"nthread": threads})
+        self.__dict__["_threads"] = threads
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The compiled forest and the thread count are runtime state: never pickled with the model.
+        state = dict(self.__dict__)
+        for cache in ("_forest", "_pool", "_feature_names"):
+            state.pop(cache, None)
+        if state.pop("_threads", 1) != 1:
+            for booster in (self.slope.median, self.slope.tails, self.survival.booster):
+                booster.set_param({"nthread": 1})
+        return state
+
     def predict_arrays(self, z: np.ndarray) -> dict[str, Any]:
         """All predictions for a derived-feature matrix ``z`` (rows = candidates)."""
-        # One thread: building a DMatrix for a few rows with an OpenMP team costs 10+ ms on a busy machine.
-        dm = xgb.DMatrix(z, missing=np.nan, nthread=1)
         proba = self.subtype.probabilities(z)
         labels = np.array([s.label for s in self.subtype.subtypes])
         chosen = labels[np.argmax(proba, axis=1)]
-        p10, p50, p90 = self.slope.predict(dm)
-        mu = self.survival.mu(dm)
+        forest = self._compiled_forest() if z.shape[0] <= SMALL_BATCH_ROWS else None
+        if forest is not None:
+            margins, contrib_bias = forest.predict(z)
+            assert contrib_bias is not None
+            p50, mu = margins[:, 0], margins[:, 3]
+            p10, p90 = self.slope.interval(p50, margins[:, 1:3])
+        else:
+            # One thread unless the server asked for more (set_predict_threads): small batches never reach here.
+            dm = xgb.DMatrix(z, missing=np.nan, nthread=self.__dict__.get("_threads", 1))
+            p10, p50, p90, contrib_bias = self.slope.predict_with_contributions(dm)
+            mu = self.survival.mu(dm)
         surv = self.survival.survival_at(mu, SURVIVAL_HORIZONS_MONTHS)
-        contrib = self.slope.contributions(dm)[:, :-1]
+        contrib = contrib_bias[:, :-1]
         k = min(self.top_features, contrib.shape[1])
         top = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :k]
         return {
@@ -255,10 +324,36 @@ class StratifierModel:
     def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """The HTTP hot path: the same predictions as :meth:`predict_frame`, from plain dicts, no DataFrame.
 
-        Returns one nested dict per record (the service's response shape).
+        Returns one nested dict per record (the service's response shape). Batches above
+        ``2 * PIPELINE_CHUNK_ROWS`` rows are cut into chunks: while XGBoost scores one chunk on a helper thread
+        (it releases the GIL), this thread derives the next chunk's features and builds the previous chunk's
+        results, so a large batch costs about as much as its trees rather than trees plus Python. Rows are
+        scored independently, so chunking never changes a number.
         """
-        z = self.features.transform_records(records)
-        arrays = self.predict_arrays(z)
+        n = len(records)
+        if n <= 2 * PIPELINE_CHUNK_ROWS:
+            return self._results(self.predict_arrays(self.features.transform_records(records)))
+        bounds = np.linspace(0, n, -(-n // PIPELINE_CHUNK_ROWS) + 1).astype(int)
+        chunks = [records[a:b] for a, b in itertools.pairwise(bounds)]
+        pool = self._helper_thread()
+        results: list[dict[str, Any]] = []
+        pending = pool.submit(self.predict_arrays, self.features.transform_records(chunks[0]))
+        for chunk in chunks[1:]:
+            z = self.features.transform_records(chunk)
+            arrays = pending.result()
+            pending = pool.submit(self.predict_arrays, z)
+            results.extend(self._results(arrays))
+        results.extend(self._results(pending.result()))
+        return results
+
+    def _helper_thread(self) -> cf.ThreadPoolExecutor:
+        if "_pool" not in self.__dict__:
+            self.__dict__["_pool"] = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="alsstrat-predict")
+        pool: cf.ThreadPoolExecutor = self.__dict__["_pool"]
+        return pool
+
+    def _results(self, arrays: dict[str, Any]) -> list[dict[str, Any]]:
+        """Nested result dicts (the service's response shape) from :meth:`predict_arrays` output."""
         names = self.feature_names
         name_of = {s.label: s.name for s in self.subtype.subtypes}
         version = {"name": self.metadata.get("model_name", "als-stratifier"), "version": self.model_version,
@@ -271,22 +366,23 @@ class StratifierModel:
         surv = arrays["surv"].tolist()
         median = arrays["median"].tolist()
         risk = arrays["risk_group"].astype(int).tolist()
-        top = arrays["top"].tolist()
+        top_names = np.asarray(names, dtype=object)[arrays["top"]].tolist()
         top_contrib = np.take_along_axis(arrays["contrib"], arrays["top"], axis=1).tolist()
         horizons = [str(t) for t in SURVIVAL_HORIZONS_MONTHS]
-        results: list[dict[str, Any]] = []
-        for i in range(len(records)):
-            results.append({
-                "subtype": {"label": chosen[i], "name": name_of[chosen[i]],
-                            "probabilities": dict(zip(labels, proba[i], strict=True))},
-                "slope": {"median": p50[i], "p10": p10[i], "p90": p90[i], "unit": "ALSFRS-R points/month"},
-                "survival": {"probability": dict(zip(horizons, surv[i], strict=True)), "median_months": median[i],
-                             "risk_group": risk[i]},
-                "explanation": [{"feature": names[c], "contribution": v}
-                                for c, v in zip(top[i], top_contrib[i], strict=True)],
+        unit = "ALSFRS-R points/month"
+        # One comprehension over zipped columns: no per-row indexing (this loop is most of a large batch's cost).
+        return [
+            {
+                "subtype": {"label": c, "name": name_of[c], "probabilities": dict(zip(labels, pr, strict=True))},
+                "slope": {"median": mid, "p10": lo, "p90": hi, "unit": unit},
+                "survival": {"probability": dict(zip(horizons, sv, strict=True)), "median_months": md,
+                             "risk_group": rg},
+                "explanation": [{"feature": f, "contribution": v} for f, v in zip(tn, tc, strict=True)],
                 "model": version,
-            })
-        return results
+            }
+            for c, pr, mid, lo, hi, sv, md, rg, tn, tc in zip(chosen, proba, p50, p10, p90, surv, median, risk,
+                                                              top_names, top_contrib, strict=True)
+        ]
 
     def subtype_table(self) -> pd.DataFrame:
         """Name, description and profile of every subtype (what the model card and metadata endpoint show)."""

@@ -1,20 +1,26 @@
-"""Enrolment candidates: the request schema generated from the spec, and per-row validation.
+"""Enrolment candidates: the request schema generated from the spec, and row validation.
 
-A candidate is one set of cohort baseline fields as a screening visit collects them. The pydantic model is built
-from :data:`features.spec.BASELINE_FIELDS` (units and bounds in the descriptions, categories as enums, required
-fields = ``required_for_scoring``); it is strict: no unknown fields, no NaN/Infinity, no numbers given as strings,
-no booleans given as numbers. Both the HTTP service and ``alsstrat score`` validate rows with
-:func:`validate_candidate`, so one bad row yields one error for that row and never fails its neighbours.
+A candidate is one set of cohort baseline fields as a screening visit collects them. The schema is a TypedDict
+built from :data:`features.spec.BASELINE_FIELDS` (units and bounds in the descriptions, categories as enums,
+required fields = ``required_for_scoring``) and validated by pydantic in strict mode: no unknown fields, no
+NaN/Infinity, no numbers given as strings, no booleans given as numbers. Both the HTTP service and ``alsstrat
+score`` validate with :func:`validate_candidates`, so one bad row yields one error for that row and never fails its
+neighbours.
+
+Why a TypedDict rather than a BaseModel: it validates straight into plain dicts (what the model's record path
+takes), about three times faster than building and dumping a model per row, and a whole batch of valid rows is
+checked by one call into pydantic-core.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict  # pydantic needs this one, not typing.TypedDict, before Python 3.12
 
 from features import spec as S
 
@@ -52,21 +58,38 @@ def _annotation(f: S.BaselineField) -> Any:
         base = bool
     else:
         base = Annotated[float, Field(ge=f.lower, le=f.upper)]
-    return base if f.required_for_scoring else base | None
+    described = Annotated[base, Field(description=_describe(f))]
+    return described if f.required_for_scoring else NotRequired[Annotated[base | None,
+                                                                          Field(description=_describe(f))]]
 
 
 @cache
-def candidate_model() -> type[BaseModel]:
-    """The strict pydantic model of one candidate, generated from the spec (cached)."""
+def candidate_type() -> Any:
+    """The strict TypedDict of one candidate, generated from the spec (cached)."""
     fields: dict[str, Any] = {
-        CANDIDATE_ID: (str | None, Field(None, max_length=128, description="Optional client reference for this "
-                                         "row; echoed back, never stored (only a salted hash is audited).")),
+        CANDIDATE_ID: NotRequired[Annotated[str | None, Field(
+            max_length=128, description="Optional client reference for this row; echoed back, never stored "
+            "(only a salted hash is audited).")]],
     }
     for f in S.BASELINE_FIELDS:
-        default = ... if f.required_for_scoring else None
-        fields[f.name] = (_annotation(f), Field(default, description=_describe(f)))
-    config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, title="Candidate")
-    return create_model("Candidate", __config__=config, **fields)
+        fields[f.name] = _annotation(f)
+    typed = TypedDict("Candidate", fields)  # type: ignore[misc]  # functional form with computed fields
+    return with_config(ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, title="Candidate"))(typed)
+
+
+@cache
+def _row_adapter() -> TypeAdapter[Any]:
+    return TypeAdapter(candidate_type())
+
+
+@cache
+def _batch_adapter() -> TypeAdapter[Any]:
+    return TypeAdapter(list[candidate_type()])  # type: ignore[arg-type, misc]
+
+
+def candidate_schema() -> dict[str, Any]:
+    """JSON schema of one candidate (OpenAPI): units, bounds, categories, required fields."""
+    return _row_adapter().json_schema()
 
 
 def _message(error: Mapping[str, Any]) -> tuple[str, str]:
@@ -91,23 +114,72 @@ def _message(error: Mapping[str, Any]) -> tuple[str, str]:
     return field, str(error.get("msg"))
 
 
+def _row_error(exc: ValidationError) -> CandidateError:
+    errors = exc.errors()
+    field, message = _message(errors[0])
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''} in this row)"
+    return CandidateError(field, message)
+
+
 def validate_candidate(row: Any) -> tuple[dict[str, Any] | None, CandidateError | None]:
     """Validate one candidate row.
 
     Returns
     -------
     (values, None) or (None, error)
-        ``values`` maps every baseline field to its value (None when not measured) plus ``candidate_id``;
-        ``error`` names the first offending field (and how many more there are).
+        ``values`` holds the fields the row gave (an absent optional field is not measured) and ``candidate_id``
+        if given; ``error`` names the first offending field (and how many more problems the row has).
     """
     if not isinstance(row, Mapping):
         return None, CandidateError("candidate", "each candidate must be a JSON object")
     try:
-        model = candidate_model().model_validate(row)
+        return dict(_row_adapter().validate_python(row)), None
     except ValidationError as exc:
-        errors = exc.errors()
-        field, message = _message(errors[0])
-        if len(errors) > 1:
-            message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''} in this row)"
-        return None, CandidateError(field, message)
-    return model.model_dump(), None
+        return None, _row_error(exc)
+
+
+@dataclass(frozen=True)
+class CandidateBatch:
+    """A validated batch: the valid rows (client ids split off) and, by input position, every rejected row.
+
+    Attributes
+    ----------
+    values : list of dict
+        Baseline fields of each valid row, in input order, without ``candidate_id``.
+    positions : list of int
+        Input position of each entry of ``values``.
+    client_ids : list of str or None
+        The ``candidate_id`` each valid row sent (None when absent).
+    errors : dict of int to CandidateError
+        Input position -> why that row cannot be scored.
+    """
+
+    values: list[dict[str, Any]]
+    positions: list[int]
+    client_ids: list[str | None]
+    errors: dict[int, CandidateError]
+
+
+def validate_candidates(rows: Sequence[Any]) -> CandidateBatch:
+    """Validate a batch of candidate rows: one result per row, a bad row never affects the others.
+
+    The whole list is first validated in one pydantic-core call; only when that fails is each row validated on
+    its own, which gives exactly the per-row errors of :func:`validate_candidate`.
+    """
+    try:
+        checked: list[dict[str, Any]] = _batch_adapter().validate_python(rows)
+        errors: dict[int, CandidateError] = {}
+        positions = list(range(len(rows)))
+    except ValidationError:
+        checked, positions, errors = [], [], {}
+        for i, row in enumerate(rows):
+            values, error = validate_candidate(row)
+            if error is not None:
+                errors[i] = error
+            else:
+                assert values is not None
+                checked.append(values)
+                positions.append(i)
+    client_ids = [values.pop(CANDIDATE_ID, None) for values in checked]
+    return CandidateBatch(checked, positions, client_ids, errors)

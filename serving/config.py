@@ -20,7 +20,8 @@ class ServiceSettings:
     Environment variables: ``ALSSTRAT_MODEL_URI``; ``ALSSTRAT_API_TOKENS`` (comma-separated) and/or
     ``ALSSTRAT_API_TOKEN_FILE`` (one token per line); ``ALSSTRAT_INSECURE_DEMO=1`` to run without tokens (demo only,
     logged loudly); ``ALSSTRAT_MAX_BATCH`` (rows per /score_batch, default 10,000); ``ALSSTRAT_MAX_BODY_BYTES``
-    (default 32 MiB); ``ALSSTRAT_AUDIT_LOG`` (JSON-lines file); ``ALSSTRAT_AUDIT_SALT``.
+    (default 32 MiB); ``ALSSTRAT_AUDIT_LOG`` (JSON-lines file); ``ALSSTRAT_AUDIT_SALT``; ``ALSSTRAT_PREDICT_THREADS``
+    (XGBoost threads per worker for batches above the small-batch size; default 2, at most the CPU count).
     """
 
     model_uri: str
@@ -30,6 +31,7 @@ class ServiceSettings:
     max_body_bytes: int
     audit_log: Path
     audit_salt: str | None
+    predict_threads: int = 1
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ServiceSettings:
@@ -59,6 +61,7 @@ class ServiceSettings:
             max_body_bytes=_positive_int(env, "ALSSTRAT_MAX_BODY_BYTES", 32 * 1024 * 1024),
             audit_log=Path(env.get("ALSSTRAT_AUDIT_LOG") or home / "logs" / "audit.jsonl"),
             audit_salt=env.get("ALSSTRAT_AUDIT_SALT"),
+            predict_threads=min(_positive_int(env, "ALSSTRAT_PREDICT_THREADS", 2), os.cpu_count() or 1),
         )
 
 

@@ -13,6 +13,7 @@ spec, candidate validation, the model bundle), never ``training``.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import os
 import time
@@ -20,13 +21,14 @@ import uuid
 from typing import Annotated, Any
 
 import bentoml
+import orjson
 from pydantic import Field, WithJsonSchema
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from features.candidates import CANDIDATE_ID, candidate_model, validate_candidate
+from features.candidates import CANDIDATE_ID, candidate_schema, validate_candidates
 from serving.audit import AuditLog
 from serving.auth import bearer_token, fingerprint, token_matches
 from serving.config import ServiceSettings
@@ -38,13 +40,22 @@ logger = logging.getLogger("alsstrat.serving")
 INSECURE_DEMO_WARNING = ("*** INSECURE DEMO MODE: no API tokens configured, every caller is accepted. "
                          "Never run this way with real candidates. ***")
 
-_CANDIDATE_SCHEMA = candidate_model().model_json_schema()
+_CANDIDATE_SCHEMA = candidate_schema()
 # The documented schema is the strict spec-generated one; the handler validates each row itself so that one bad
 # row yields one per-row error (HTTP 400 for /score) in a single, uniform error shape.
 CandidateBody = Annotated[dict[str, Any], WithJsonSchema(_CANDIDATE_SCHEMA)]
 CandidateList = Annotated[list[Any], Field(min_length=1), WithJsonSchema(
     {"type": "array", "minItems": 1, "items": _CANDIDATE_SCHEMA,
      "description": "Candidates to score; at most ALSSTRAT_MAX_BATCH rows (default 10,000), else HTTP 413."})]
+
+def _json(payload: dict[str, Any]) -> Any:
+    """Serialise with orjson (several times faster than the default encoder on batch results).
+
+    Typed ``Any`` on purpose: BentoML passes a returned Response through untouched (status code and headers still
+    come from ``ctx``), while each endpoint's return annotation keeps documenting the JSON shape in OpenAPI.
+    """
+    return Response(orjson.dumps(payload), media_type="application/json")
+
 
 async def _metadata(request: Request) -> JSONResponse:
     service = bentoml.get_current_service()
@@ -93,11 +104,17 @@ class ALSStratifier:
         started = time.perf_counter()
         loaded = load_for_serving(self.settings.model_uri)
         self.model = loaded.model
+        self.model.set_predict_threads(self.settings.predict_threads)
         check_model_scores(loaded)
         self.audit = AuditLog(self.settings.audit_log, self.settings.audit_salt)
         self.metadata = model_metadata(loaded, self.settings)
         logger.info("serving %s version %s (run %s), loaded in %.1f s", loaded.name, loaded.version, loaded.run_id,
                     time.perf_counter() - started)
+        # Everything allocated so far (libraries, the model) lives as long as the worker. Freezing it keeps the
+        # cyclic garbage collector from re-scanning it on every full collection: measured, those scans stalled
+        # one large-batch request in about fifteen by ~200 ms.
+        gc.collect()
+        gc.freeze()
 
     @bentoml.on_shutdown
     def close(self) -> None:
@@ -123,27 +140,19 @@ class ALSStratifier:
 
     def _score_rows(self, rows: list[Any]) -> tuple[list[dict[str, Any]], int]:
         """Validate every row, score the valid ones in one vectorised call, keep input order."""
-        results: list[dict[str, Any] | None] = [None] * len(rows)
-        valid_rows: list[dict[str, Any]] = []
-        client_ids: list[str | None] = []
-        positions: list[int] = []
-        for i, row in enumerate(rows):
-            values, error = validate_candidate(row)
-            if error is not None:
-                entry: dict[str, Any] = {"error": error.as_dict()}
-                if isinstance(row, dict) and isinstance(row.get(CANDIDATE_ID), str):
-                    entry[CANDIDATE_ID] = row[CANDIDATE_ID]
-                results[i] = entry
-            else:
-                assert values is not None
-                client_ids.append(values.pop(CANDIDATE_ID, None))
-                valid_rows.append(values)
-                positions.append(i)
-        if valid_rows:
-            for i, scored, client_id in zip(positions, self.model.predict_records(valid_rows), client_ids,
-                                            strict=True):
-                results[i] = {CANDIDATE_ID: client_id, **scored} if client_id is not None else scored
-        return [r for r in results if r is not None], len(rows) - len(valid_rows)
+        batch = validate_candidates(rows)
+        results: list[dict[str, Any]] = [{}] * len(rows)
+        if batch.values:
+            scored = self.model.predict_records(batch.values)
+            for i, result, client_id in zip(batch.positions, scored, batch.client_ids, strict=True):
+                results[i] = {CANDIDATE_ID: client_id, **result} if client_id is not None else result
+        for i, error in batch.errors.items():
+            entry: dict[str, Any] = {"error": error.as_dict()}
+            row = rows[i]
+            if isinstance(row, dict) and isinstance(row.get(CANDIDATE_ID), str):
+                entry[CANDIDATE_ID] = row[CANDIDATE_ID]
+            results[i] = entry
+        return results, len(batch.errors)
 
     @staticmethod
     def _ids(rows: list[Any]) -> list[str]:
@@ -168,7 +177,7 @@ class ALSStratifier:
             error = results[0]["error"]
             return {"error": {"field": f"candidate.{error['field']}" if error["field"] != "candidate"
                               else "candidate", "message": error["message"]}}
-        return results[0]
+        return _json(results[0])
 
     @bentoml.api(route="/score_batch")
     async def score_batch(self, candidates: CandidateList, ctx: bentoml.Context) -> dict[str, Any]:
@@ -188,7 +197,7 @@ class ALSStratifier:
         request_id = self._audit("score_batch", header, started, len(candidates) - rejected, rejected,
                                  self._ids(candidates), 200)
         ctx.response.headers["X-Request-ID"] = request_id
-        return {"results": results, "model": self.metadata["model"]}
+        return _json({"results": results, "model": self.metadata["model"]})
 
 
 # The decorators return a bentoml Service, though the stubs type the result as the class itself.

@@ -169,7 +169,7 @@ def score_rows(model: StratifierModel, rows: Sequence[Any], *, advance: Any = No
     import pandas as pd
 
     from features import spec as S
-    from features.candidates import CANDIDATE_ID, validate_candidate
+    from features.candidates import CANDIDATE_ID, validate_candidates
 
     columns = prediction_columns(model)
     parts: list[pd.DataFrame] = []
@@ -177,19 +177,10 @@ def score_rows(model: StratifierModel, rows: Sequence[Any], *, advance: Any = No
         chunk = rows[start:start + CHUNK_ROWS]
         head = pd.DataFrame({"input_row": range(start + 1, start + len(chunk) + 1)})
         head[CANDIDATE_ID] = [r.get(CANDIDATE_ID) if isinstance(r, Mapping) else None for r in chunk]
-        errors: list[tuple[str | None, str | None]] = []
-        valid: list[dict[str, Any]] = []
-        positions: list[int] = []
-        for i, row in enumerate(chunk):
-            values, error = validate_candidate(row)
-            if error is not None:
-                errors.append((error.field, error.message))
-                continue
-            assert values is not None
-            values.pop(CANDIDATE_ID, None)
-            valid.append(values)
-            positions.append(i)
-            errors.append((None, None))
+        batch = validate_candidates(chunk)
+        errors = [(batch.errors[i].field, batch.errors[i].message) if i in batch.errors else (None, None)
+                  for i in range(len(chunk))]
+        valid, positions = batch.values, batch.positions
         head["error_field"] = pd.Series([e[0] for e in errors], dtype="string")
         head["error_message"] = pd.Series([e[1] for e in errors], dtype="string")
         predictions = pd.DataFrame(index=range(len(chunk)), columns=columns)

@@ -69,13 +69,13 @@ class BoosterParams(Strict):
 
 
 class SlopeConfig(Strict):
-    params: BoosterParams = BoosterParams()
+    params: BoosterParams = BoosterParams(n_estimators=250, max_depth=2, learning_rate=0.04)
     interval: float = Field(0.8, gt=0, lt=1, description="Nominal coverage of the p10-p90 interval.")
     conformal: bool = Field(True, description="Calibrate the interval with out-of-fold conformal residuals (CQR).")
 
 
 class SurvivalConfig(Strict):
-    params: BoosterParams = BoosterParams(n_estimators=300, max_depth=3, learning_rate=0.03)
+    params: BoosterParams = BoosterParams(n_estimators=250, max_depth=2, learning_rate=0.04)
     distribution: Literal["normal", "logistic", "extreme"] = "normal"
     distribution_scale: float = Field(1.0, gt=0)
     risk_groups: int = Field(5, ge=2, le=10)
@@ -85,6 +85,18 @@ class TuningConfig(Strict):
     n_trials: int = Field(6, ge=0, le=500, description="Optuna trials per model; 0 keeps the configured params.")
     timeout_seconds: float | None = Field(None, gt=0)
     seed: int = 42
+    max_trees: int = Field(600, ge=10, le=5000, description=(
+        "Upper bound of the n_estimators search (boosting rounds per model). Serving cost grows linearly with the "
+        "number of trees (the explanations most of all), so the served model's default config caps it."))
+    learning_rate_range: tuple[float, float] = Field((0.01, 0.15), description=(
+        "(low, high) of the log-uniform learning-rate search; a smaller tree budget needs larger rates."))
+
+    @model_validator(mode="after")
+    def _rate_order(self) -> TuningConfig:
+        low, high = self.learning_rate_range
+        if not 0 < low < high <= 1:
+            raise ValueError(f"tuning.learning_rate_range must satisfy 0 < low < high <= 1, got {low}, {high}")
+        return self
 
 
 class EvaluationConfig(Strict):
@@ -104,9 +116,17 @@ class TrainConfig(Strict):
     subtype: SubtypeConfig = SubtypeConfig()
     slope: SlopeConfig = SlopeConfig()
     survival: SurvivalConfig = SurvivalConfig()
-    tuning: TuningConfig = TuningConfig()
+    tuning: TuningConfig = TuningConfig(max_trees=250, learning_rate_range=(0.02, 0.2))
     evaluation: EvaluationConfig = EvaluationConfig()
     lcn2_ablation: bool = Field(True, description="Refit without LCN2 features and bootstrap the difference.")
+
+    @model_validator(mode="after")
+    def _trees_within_cap(self) -> TrainConfig:
+        for name, params in (("slope", self.slope.params), ("survival", self.survival.params)):
+            if params.n_estimators > self.tuning.max_trees:
+                raise ValueError(f"{name}.params.n_estimators ({params.n_estimators}) must be <= tuning.max_trees "
+                                 f"({self.tuning.max_trees})")
+        return self
 
 
 def load_config(path: str | Path | None = None) -> TrainConfig:

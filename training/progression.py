@@ -160,12 +160,15 @@ def survival_cv_cindex(z: np.ndarray, time: np.ndarray, event: np.ndarray, param
 
 
 # ---------------------------------------------------------------------------------------------------- tuning
-def suggest(trial: optuna.trial.BaseTrial, base: BoosterParams) -> BoosterParams:
-    """The search space around the configured parameters."""
+def suggest(trial: optuna.trial.BaseTrial, base: BoosterParams, max_trees: int = 600,
+            learning_rates: tuple[float, float] = (0.01, 0.15)) -> BoosterParams:
+    """The search space around the configured parameters; at most ``max_trees`` boosting rounds."""
+    low = min(100, max_trees)
+    high = low + (max_trees - low) // 50 * 50  # on the step grid: Optuna warns (an error in tests) otherwise
     return base.model_copy(update={
-        "n_estimators": trial.suggest_int("n_estimators", 100, 600, step=50),
+        "n_estimators": trial.suggest_int("n_estimators", low, high, step=50),
         "max_depth": trial.suggest_int("max_depth", 2, 5),
-        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.15, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", *learning_rates, log=True),
         "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 20.0, log=True),
         "subsample": trial.suggest_float("subsample", 0.6, 1.0),
         "colsample_bytree": trial.suggest_float("colsample_bytree", 0.5, 1.0),
@@ -183,14 +186,14 @@ def tune(kind: str, objective: Callable[[BoosterParams], float], base: BoosterPa
                                                          "min_child_weight", "subsample", "colsample_bytree")})
 
     def run(trial: optuna.Trial) -> float:
-        params = suggest(trial, base)
+        params = suggest(trial, base, cfg.max_trees, cfg.learning_rate_range)
         value = objective(params)
         if on_trial is not None:
             on_trial(kind, trial.number, params.model_dump(), value)
         return value
 
     study.optimize(run, n_trials=cfg.n_trials, timeout=cfg.timeout_seconds, gc_after_trial=False)
-    return suggest(optuna.trial.FixedTrial(study.best_params), base)
+    return suggest(optuna.trial.FixedTrial(study.best_params), base, cfg.max_trees, cfg.learning_rate_range)
 
 
 @dataclass(frozen=True)

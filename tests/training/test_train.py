@@ -170,6 +170,48 @@ def test_fast_record_path_equals_the_frame_path(loaded: Any, candidates: pd.Data
         assert [e["feature"] for e in got["explanation"]] == [e["feature"] for e in json.loads(want["explanation"])]
 
 
+def test_large_batches_are_pipelined_in_chunks_without_changing_a_number(loaded: Any,
+                                                                         candidates: pd.DataFrame) -> None:
+    from features.bundle import PIPELINE_CHUNK_ROWS
+
+    many = pd.concat([candidates] * 5, ignore_index=True)
+    assert len(many) > 2 * PIPELINE_CHUNK_ROWS
+    records = [{k: v for k, v in row.items() if not pd.isna(v)} for row in many.to_dict(orient="records")]
+    pipelined = loaded.predict_records(records)
+    whole = loaded._results(loaded.predict_arrays(loaded.features.transform_records(records)))
+    assert len(pipelined) == len(many)
+    assert pipelined == whole  # exact: rows are scored independently
+
+
+def test_served_arrays_equal_the_boosters_own_predictions(loaded: Any, candidates: pd.DataFrame) -> None:
+    """The serving path takes the median from the sum of its contributions (one pass through the median trees);
+    it must equal what the logged median booster predicts, up to XGBoost's float32 accumulation."""
+    import xgboost as xgb
+
+    z = loaded.features.transform(candidates)
+    arrays = loaded.predict_arrays(z)
+    dm = xgb.DMatrix(z, missing=np.nan)
+    median = loaded.slope.median.predict(dm)
+    np.testing.assert_allclose(arrays["p50"], median, rtol=0, atol=2e-5)
+    exact = loaded.slope.median.predict(dm, pred_contribs=True, approx_contribs=True)
+    np.testing.assert_allclose(arrays["contrib"], exact[:, :-1], rtol=0, atol=1e-6)
+    mu = loaded.survival.booster.predict(dm, output_margin=True)
+    np.testing.assert_allclose(arrays["mu"], mu, rtol=0, atol=1e-6)
+    tails = loaded.slope.tails.predict(dm).reshape(-1, 2)
+    lo = np.minimum(np.minimum(tails.min(axis=1), median) - loaded.slope.margin, arrays["p50"])
+    np.testing.assert_allclose(arrays["p10"], lo, rtol=0, atol=2e-5)
+    # Small batches take the compiled-forest path: the same numbers, row by row and in chunks of SMALL_BATCH_ROWS.
+    from features.bundle import SMALL_BATCH_ROWS
+
+    assert len(z) > SMALL_BATCH_ROWS  # so the whole-matrix call above went through XGBoost
+    for rows in ([0], [5], list(range(SMALL_BATCH_ROWS))):
+        small = loaded.predict_arrays(z[rows])
+        for key in ("p10", "p50", "p90", "mu", "surv", "proba", "contrib"):
+            np.testing.assert_allclose(small[key], arrays[key][rows], rtol=0, atol=2e-5, err_msg=key)
+        assert (small["risk_group"] == arrays["risk_group"][rows]).all()
+        assert (small["chosen"] == arrays["chosen"][rows]).all()
+
+
 def test_promotion_moves_the_alias_and_history_is_append_only(home: Path, trained: dict[str, Any]) -> None:
     from training.registry import HISTORY_EXPERIMENT, promotion_history
     from training.tracking import configure_tracking
