@@ -48,6 +48,9 @@ CandidateList = Annotated[list[Any], Field(min_length=1), WithJsonSchema(
     {"type": "array", "minItems": 1, "items": _CANDIDATE_SCHEMA,
      "description": "Candidates to score; at most ALSSTRAT_MAX_BATCH rows (default 10,000), else HTTP 413."})]
 
+UNAUTHORISED = {"error": {"field": "Authorization", "message": "missing or invalid bearer token"}}
+
+
 def _json(payload: dict[str, Any]) -> Any:
     """Serialise with orjson (several times faster than the default encoder on batch results).
 
@@ -60,8 +63,7 @@ def _json(payload: dict[str, Any]) -> Any:
 async def _metadata(request: Request) -> JSONResponse:
     service = bentoml.get_current_service()
     if not service.authorised(request.headers.get("authorization")):
-        return JSONResponse({"error": {"field": "Authorization", "message": "missing or invalid bearer token"}},
-                            status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return JSONResponse(UNAUTHORISED, status_code=401, headers={"WWW-Authenticate": "Bearer"})
     return JSONResponse(service.metadata)
 
 
@@ -154,6 +156,14 @@ class ALSStratifier:
             results[i] = entry
         return results, len(batch.errors)
 
+    def _unauthorised(self, ctx: bentoml.Context, endpoint: str, header: str | None, started: float) -> dict[str, Any]:
+        """401 for a scoring call without a valid token; the refusal is audited too (with the presented token's
+        fingerprint, so repeated attempts with one wrong token can be told apart from many)."""
+        ctx.response.status_code = 401
+        ctx.response.headers["WWW-Authenticate"] = "Bearer"
+        ctx.response.headers["X-Request-ID"] = self._audit(endpoint, header, started, 0, 0, [], 401)
+        return UNAUTHORISED
+
     @staticmethod
     def _ids(rows: list[Any]) -> list[str]:
         return [r[CANDIDATE_ID] for r in rows if isinstance(r, dict) and isinstance(r.get(CANDIDATE_ID), str)]
@@ -165,9 +175,7 @@ class ALSStratifier:
         started = time.perf_counter()
         header = ctx.request.headers.get("authorization")
         if not self.authorised(header):
-            ctx.response.status_code = 401
-            ctx.response.headers["WWW-Authenticate"] = "Bearer"
-            return {"error": {"field": "Authorization", "message": "missing or invalid bearer token"}}
+            return self._unauthorised(ctx, "score", header, started)
         results, rejected = self._score_rows([candidate])
         status = 400 if rejected else 200
         ctx.response.status_code = status
@@ -185,9 +193,7 @@ class ALSStratifier:
         started = time.perf_counter()
         header = ctx.request.headers.get("authorization")
         if not self.authorised(header):
-            ctx.response.status_code = 401
-            ctx.response.headers["WWW-Authenticate"] = "Bearer"
-            return {"error": {"field": "Authorization", "message": "missing or invalid bearer token"}}
+            return self._unauthorised(ctx, "score_batch", header, started)
         if len(candidates) > self.settings.max_batch:
             ctx.response.status_code = 413
             self._audit("score_batch", header, started, 0, len(candidates), [], 413)

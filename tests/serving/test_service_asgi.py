@@ -229,6 +229,22 @@ def test_scoring_and_metadata_need_a_valid_bearer_token(client: Any, method: str
     assert _error(response)["field"] == "Authorization"
 
 
+def test_refused_scoring_calls_are_audited_without_the_presented_token(client: Any, audit_log: Path) -> None:
+    before = len(audit_log.read_text().splitlines()) if audit_log.exists() else 0
+    wrong = "not-the-token-but-long-enough-0123"
+    refused = client.post("/score", json={"candidate": GOOD}, headers={"Authorization": f"Bearer {wrong}"})
+    anonymous = client.post("/score_batch", json={"candidates": [GOOD]})
+    assert (refused.status_code, anonymous.status_code) == (401, 401)
+    text = audit_log.read_text()
+    lines = [json.loads(line) for line in text.splitlines()[before:]]
+    assert wrong not in text
+    assert [(x["endpoint"], x["status"], x["rows_scored"], x["rows_rejected"]) for x in lines] == [
+        ("score", 401, 0, 0), ("score_batch", 401, 0, 0)]
+    assert re.fullmatch(r"[0-9a-f]{16}", lines[0]["token_fingerprint"])
+    assert lines[1]["token_fingerprint"] is None
+    assert [x["request_id"] for x in lines] == [r.headers["X-Request-ID"] for r in (refused, anonymous)]
+
+
 # -------------------------------------------------------------------------------------------- other endpoints
 @pytest.mark.parametrize("path", ["/healthz", "/livez", "/readyz"])
 def test_health_endpoints_are_open(client: Any, path: str) -> None:

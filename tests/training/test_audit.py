@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
 import shutil
 import sqlite3
@@ -28,6 +27,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tests.training.stores import private_home
 from training import audit_metrics as AM
 from training import evaluate as E
 from training.cli import app
@@ -154,19 +154,9 @@ def test_metric_comparison_is_exact() -> None:
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A private project home (its own mlruns/mlflow.db): tests never touch the developer's store."""
-    path = tmp_path_factory.mktemp("alsstrat-audit")
-    saved = {k: os.environ.get(k) for k in ("ALSSTRAT_HOME", "MLFLOW_TRACKING_URI",
-                                            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")}
-    os.environ["ALSSTRAT_HOME"] = str(path)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-    (path / "lenient.yaml").write_text(LENIENT_GATE)
-    yield path
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with private_home(tmp_path_factory.mktemp("alsstrat-audit")) as path:
+        (path / "lenient.yaml").write_text(LENIENT_GATE)
+        yield path
 
 
 @pytest.fixture(scope="module")

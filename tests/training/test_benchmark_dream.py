@@ -6,8 +6,6 @@ busy cores) against a private MLflow store; it is skipped when the shared data f
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tests.training.stores import last_json, private_home
 from training.benchmark_dream import (
     EXPERIMENT,
     GOLD_FILE,
@@ -37,31 +36,18 @@ DREAMTOOLS_ORGANISERS_RMSD = 0.53686613
 """The organisers' baseline RMSD asserted by the dreamtools unit test (DREAM7 D7C3), to 8 decimals."""
 
 
-def _last_json(output: str) -> dict[str, Any]:
-    start = output.rfind("\n{")
-    return json.loads(output[start + 1 if start >= 0 else 0 :])
-
-
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A private project home: its own mlruns/mlflow.db, so the test never touches the developer's store."""
-    path = tmp_path_factory.mktemp("alsstrat-home")
-    saved = {k: os.environ.get(k) for k in ("ALSSTRAT_HOME", "MLFLOW_TRACKING_URI")}
-    os.environ["ALSSTRAT_HOME"] = str(path)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    yield path
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with private_home(tmp_path_factory.mktemp("alsstrat-home")) as path:
+        yield path
 
 
 @pytest.fixture(scope="module")
 def benchmark(home: Path, dream_dir: Path) -> dict[str, Any]:
     result = CliRunner().invoke(app, ["benchmark", "dream2012", "--input", str(dream_dir), "--json"])
     assert result.exit_code == 0, result.output
-    return _last_json(result.stdout)
+    return last_json(result.stdout)
 
 
 # --------------------------------------------------------------------------------------------------------------------

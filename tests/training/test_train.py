@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from features import spec as S
+from tests.training.stores import last_json, private_home
 from training.cli import app
 
 pytestmark = [pytest.mark.slow, pytest.mark.mlflow]
@@ -40,29 +41,16 @@ REQUIRED_METRICS = {
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A private project home: its own mlruns/mlflow.db, so tests never touch the developer's store."""
-    path = tmp_path_factory.mktemp("alsstrat-home")
-    saved = {k: os.environ.get(k) for k in ("ALSSTRAT_HOME", "MLFLOW_TRACKING_URI")}
-    os.environ["ALSSTRAT_HOME"] = str(path)
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    (path / "small.yaml").write_text(SMALL_CONFIG)
-    yield path
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-def _last_json(output: str) -> dict[str, Any]:
-    start = output.rfind("\n{")
-    return json.loads(output[start + 1 if start >= 0 else 0:])
+    with private_home(tmp_path_factory.mktemp("alsstrat-home")) as path:
+        (path / "small.yaml").write_text(SMALL_CONFIG)
+        yield path
 
 
 @pytest.fixture(scope="module")
 def trained(home: Path) -> dict[str, Any]:
     result = CliRunner().invoke(app, ["train", "--config", str(home / "small.yaml"), "--json"])
     assert result.exit_code == 0, result.output
-    return _last_json(result.stdout)
+    return last_json(result.stdout)
 
 
 def test_train_prints_run_version_hash_and_every_metric(trained: dict[str, Any]) -> None:
