@@ -17,6 +17,7 @@ Message = dict[str, Any]
 _MESSAGES = {
     "json_invalid": "invalid JSON",
     "missing": "required field is missing",
+    "extra_forbidden": "unknown field",
     "too_short": "must hold at least one candidate",
     "list_type": "must be a JSON array",
     "dict_type": "must be a JSON object",

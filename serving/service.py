@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import bentoml
 import orjson
-from pydantic import Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -47,6 +47,20 @@ CandidateBody = Annotated[dict[str, Any], WithJsonSchema(_CANDIDATE_SCHEMA)]
 CandidateList = Annotated[list[Any], Field(min_length=1), WithJsonSchema(
     {"type": "array", "minItems": 1, "items": _CANDIDATE_SCHEMA,
      "description": "Candidates to score; at most ALSSTRAT_MAX_BATCH rows (default 10,000), else HTTP 413."})]
+
+
+class ScoreRequest(BaseModel):
+    """Body of ``POST /score``: exactly one key, ``candidate`` (any other key is a 400 naming it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    candidate: CandidateBody
+
+
+class ScoreBatchRequest(BaseModel):
+    """Body of ``POST /score_batch``: exactly one key, ``candidates``."""
+
+    model_config = ConfigDict(extra="forbid")
+    candidates: CandidateList
 
 UNAUTHORISED = {"error": {"field": "Authorization", "message": "missing or invalid bearer token"}}
 
@@ -169,7 +183,7 @@ class ALSStratifier:
         return [r[CANDIDATE_ID] for r in rows if isinstance(r, dict) and isinstance(r.get(CANDIDATE_ID), str)]
 
     # ------------------------------------------------------------------ endpoints
-    @bentoml.api(route="/score")
+    @bentoml.api(route="/score", input_spec=ScoreRequest)
     async def score(self, candidate: CandidateBody, ctx: bentoml.Context) -> dict[str, Any]:
         """Score one enrolment candidate: subtype, ALSFRS-R slope with an 80 % interval, survival, explanation."""
         started = time.perf_counter()
@@ -187,7 +201,7 @@ class ALSStratifier:
                               else "candidate", "message": error["message"]}}
         return _json(results[0])
 
-    @bentoml.api(route="/score_batch")
+    @bentoml.api(route="/score_batch", input_spec=ScoreBatchRequest)
     async def score_batch(self, candidates: CandidateList, ctx: bentoml.Context) -> dict[str, Any]:
         """Score a batch: exactly one result per input row, in order; bad rows get ``{"error": {field, message}}``."""
         started = time.perf_counter()

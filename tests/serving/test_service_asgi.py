@@ -181,6 +181,8 @@ BAD_INPUTS: list[tuple[str, str, Any, int, str]] = [
      "candidate.candidate_id"),
     ("candidate not an object", "/score", {"candidate": [GOOD]}, 400, "candidate"),
     ("candidate missing", "/score", {"patient": GOOD}, 400, "candidate"),
+    ("unknown top-level key", "/score", {"candidate": GOOD, "explain": False}, 400, "explain"),
+    ("unknown top-level key in batch", "/score_batch", {"candidates": [GOOD], "model": "2"}, 400, "model"),
     ("body not an object", "/score", "[1, 2]", 400, "body"),
     ("invalid JSON", "/score", '{"candidate": {"sex": "female",', 400, "body"),
     ("empty body", "/score", "", 400, "candidate"),
