@@ -27,8 +27,10 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/uv
 
 install: $(STAMP) ## create .venv/ with the locked dependencies and the project (editable)
 
-lock: | $(BIN)/uv ## re-resolve requirements.lock from pyproject.toml (dev group included)
+lock: | $(BIN)/uv ## re-resolve requirements.lock (dev group included) and its serving subset from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --group dev --python-version 3.11 --universal -o requirements.lock -q
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --universal -c requirements.lock \
+		-o requirements-serving.lock -q
 
 demo: install ## simulate a cohort, build it, train, promote, serve and score over HTTP (end to end)
 	$(BIN)/python -m training.demo --out $(DEMO_DIR)
