@@ -44,8 +44,12 @@ class SubtypeConfig(Strict):
         description="Outputs of features.derive.BaselineFeatures used for clustering.",
     )
     k_min: int = Field(2, ge=1)
-    k_max: int = Field(6, le=12)
+    k_max: int = Field(5, le=12)
     covariance_type: Literal["full", "diag", "tied", "spherical"] = "full"
+    reg_covar: float = Field(0.01, gt=0, description=(
+        "Variance floor added to each component's covariance, in units of the standardised features. Missing "
+        "values are filled with the training median, which puts a point mass at the median; with a tiny floor "
+        "(1e-4) a component collapsed onto it and BIC rewarded that."))
     n_init: int = Field(3, ge=1)
     n_bootstrap: int = Field(20, ge=2)
     min_stability_ari: float = Field(0.6, ge=0, le=1, description="Mean bootstrap ARI a K must reach to be chosen.")

@@ -35,7 +35,7 @@ class KSelection:
 
 def _mixture(k: int, cfg: SubtypeConfig, seed: int, n_init: int) -> GaussianMixture:
     return GaussianMixture(n_components=k, covariance_type=cfg.covariance_type, n_init=n_init, random_state=seed,
-                           reg_covar=1e-4, max_iter=300)
+                           reg_covar=cfg.reg_covar, max_iter=300)
 
 
 def prepare(z: np.ndarray, feature_names: list[str], cfg: SubtypeConfig) -> tuple[np.ndarray, np.ndarray,
