@@ -12,8 +12,6 @@ Two entry points share one array path, so they cannot drift apart:
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import itertools
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -36,8 +34,6 @@ logger.addHandler(logging.NullHandler())
 SURVIVAL_HORIZONS_MONTHS = (12, 24, 36)
 RISK_GROUP_NAMES = ("lowest", "low", "intermediate", "high", "highest")
 SMALL_BATCH_ROWS = 16
-PIPELINE_CHUNK_ROWS = 256
-"""Chunk size of the large-batch pipeline in :meth:`StratifierModel.predict_records`."""
 """Batches up to this many rows walk the compiled forest (numpy); larger ones call XGBoost (its fixed per-call
 cost is amortised there). Measured crossover on the default model: between 16 and 64 rows."""
 
@@ -251,7 +247,7 @@ class StratifierModel:
     def __getstate__(self) -> dict[str, Any]:
         # The compiled forest and the thread count are runtime state: never pickled with the model.
         state = dict(self.__dict__)
-        for cache in ("_forest", "_pool", "_feature_names"):
+        for cache in ("_forest", "_feature_names"):
             state.pop(cache, None)
         if state.pop("_threads", 1) != 1:
             for booster in (self.slope.median, self.slope.tails, self.survival.booster):
@@ -324,33 +320,9 @@ class StratifierModel:
     def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """The HTTP hot path: the same predictions as :meth:`predict_frame`, from plain dicts, no DataFrame.
 
-        Returns one nested dict per record (the service's response shape). Batches above
-        ``2 * PIPELINE_CHUNK_ROWS`` rows are cut into chunks: while XGBoost scores one chunk on a helper thread
-        (it releases the GIL), this thread derives the next chunk's features and builds the previous chunk's
-        results, so a large batch costs about as much as its trees rather than trees plus Python. Rows are
-        scored independently, so chunking never changes a number.
+        Returns one nested dict per record (the service's response shape).
         """
-        n = len(records)
-        if n <= 2 * PIPELINE_CHUNK_ROWS:
-            return self._results(self.predict_arrays(self.features.transform_records(records)))
-        bounds = np.linspace(0, n, -(-n // PIPELINE_CHUNK_ROWS) + 1).astype(int)
-        chunks = [records[a:b] for a, b in itertools.pairwise(bounds)]
-        pool = self._helper_thread()
-        results: list[dict[str, Any]] = []
-        pending = pool.submit(self.predict_arrays, self.features.transform_records(chunks[0]))
-        for chunk in chunks[1:]:
-            z = self.features.transform_records(chunk)
-            arrays = pending.result()
-            pending = pool.submit(self.predict_arrays, z)
-            results.extend(self._results(arrays))
-        results.extend(self._results(pending.result()))
-        return results
-
-    def _helper_thread(self) -> cf.ThreadPoolExecutor:
-        if "_pool" not in self.__dict__:
-            self.__dict__["_pool"] = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="alsstrat-predict")
-        pool: cf.ThreadPoolExecutor = self.__dict__["_pool"]
-        return pool
+        return self._results(self.predict_arrays(self.features.transform_records(records)))
 
     def _results(self, arrays: dict[str, Any]) -> list[dict[str, Any]]:
         """Nested result dicts (the service's response shape) from :meth:`predict_arrays` output."""

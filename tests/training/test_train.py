@@ -158,19 +158,6 @@ def test_fast_record_path_equals_the_frame_path(loaded: Any, candidates: pd.Data
         assert [e["feature"] for e in got["explanation"]] == [e["feature"] for e in json.loads(want["explanation"])]
 
 
-def test_large_batches_are_pipelined_in_chunks_without_changing_a_number(loaded: Any,
-                                                                         candidates: pd.DataFrame) -> None:
-    from features.bundle import PIPELINE_CHUNK_ROWS
-
-    many = pd.concat([candidates] * 5, ignore_index=True)
-    assert len(many) > 2 * PIPELINE_CHUNK_ROWS
-    records = [{k: v for k, v in row.items() if not pd.isna(v)} for row in many.to_dict(orient="records")]
-    pipelined = loaded.predict_records(records)
-    whole = loaded._results(loaded.predict_arrays(loaded.features.transform_records(records)))
-    assert len(pipelined) == len(many)
-    assert pipelined == whole  # exact: rows are scored independently
-
-
 def test_served_arrays_equal_the_boosters_own_predictions(loaded: Any, candidates: pd.DataFrame) -> None:
     """The serving path takes the median from the sum of its contributions (one pass through the median trees);
     it must equal what the logged median booster predicts, up to XGBoost's float32 accumulation."""
