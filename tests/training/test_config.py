@@ -28,7 +28,8 @@ def test_tree_budget_and_rate_range_are_enforced(config: dict[str, object], mess
 def test_shipped_default_config_caps_the_trees() -> None:
     cfg = load_config(None)
     assert cfg.tuning.max_trees == 250
-    assert cfg.slope.params.n_estimators <= 250 and cfg.survival.params.n_estimators <= 250
+    assert cfg.slope.params.n_estimators <= 250
+    assert cfg.survival.params.n_estimators <= 250
 
 
 @pytest.mark.parametrize("max_trees", [100, 230, 250, 600])
