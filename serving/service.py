@@ -65,13 +65,13 @@ class ScoreBatchRequest(BaseModel):
 UNAUTHORISED = {"error": {"field": "Authorization", "message": "missing or invalid bearer token"}}
 
 
-def _json(payload: dict[str, Any]) -> Any:
-    """Serialise with orjson (several times faster than the default encoder on batch results).
+def _json_bytes(body: bytes) -> Any:
+    """A JSON response from already-encoded bytes (see :mod:`serving.encode`).
 
     Typed ``Any`` on purpose: BentoML passes a returned Response through untouched (status code and headers still
     come from ``ctx``), while each endpoint's return annotation keeps documenting the JSON shape in OpenAPI.
     """
-    return Response(orjson.dumps(payload), media_type="application/json")
+    return Response(body, media_type="application/json")
 
 
 async def _metadata(request: Request) -> JSONResponse:
@@ -104,6 +104,7 @@ class ALSStratifier:
             logger.warning(INSECURE_DEMO_WARNING)
 
     def __init__(self) -> None:
+        from serving.encode import ResultEncoder
         from serving.loader import bundled_model_uri, check_model_scores, load_for_serving
 
         # BentoML only shows WARNING and above for loggers it does not own; the served version must be visible.
@@ -122,6 +123,7 @@ class ALSStratifier:
         self.model = loaded.model
         self.model.set_predict_threads(self.settings.predict_threads)
         check_model_scores(loaded)
+        self.encoder = ResultEncoder(self.model)
         self.audit = AuditLog(self.settings.audit_log, self.settings.audit_salt)
         self.metadata = model_metadata(loaded, self.settings)
         logger.info("serving %s version %s (run %s), loaded in %.1f s", loaded.name, loaded.version, loaded.run_id,
@@ -154,21 +156,26 @@ class ALSStratifier:
         )
         return request_id
 
-    def _score_rows(self, rows: list[Any]) -> tuple[list[dict[str, Any]], int]:
-        """Validate every row, score the valid ones in one vectorised call, keep input order."""
+    def _score_rows(self, rows: list[Any]) -> tuple[list[bytes], dict[int, dict[str, str]]]:
+        """Validate every row, score the valid ones in one vectorised call; one JSON object per row, in order.
+
+        Returns the encoded rows (a result, or ``{"error": ...}`` for a rejected row) and the rejected rows' errors
+        by position.
+        """
         batch = validate_candidates(rows)
-        results: list[dict[str, Any]] = [{}] * len(rows)
+        encoded: list[bytes] = [b""] * len(rows)
         if batch.values:
-            scored = self.model.predict_records(batch.values)
-            for i, result, client_id in zip(batch.positions, scored, batch.client_ids, strict=True):
-                results[i] = {CANDIDATE_ID: client_id, **result} if client_id is not None else result
-        for i, error in batch.errors.items():
-            entry: dict[str, Any] = {"error": error.as_dict()}
+            arrays = self.model.predict_arrays(self.model.features.transform_records(batch.values))
+            for i, piece in zip(batch.positions, self.encoder.rows(arrays, batch.client_ids), strict=True):
+                encoded[i] = piece
+        errors = {i: error.as_dict() for i, error in batch.errors.items()}
+        for i, error in errors.items():
+            entry: dict[str, Any] = {"error": error}
             row = rows[i]
             if isinstance(row, dict) and isinstance(row.get(CANDIDATE_ID), str):
                 entry[CANDIDATE_ID] = row[CANDIDATE_ID]
-            results[i] = entry
-        return results, len(batch.errors)
+            encoded[i] = orjson.dumps(entry)
+        return encoded, errors
 
     def _unauthorised(self, ctx: bentoml.Context, endpoint: str, header: str | None, started: float) -> dict[str, Any]:
         """401 for a scoring call without a valid token; the refusal is audited too (with the presented token's
@@ -190,16 +197,17 @@ class ALSStratifier:
         header = ctx.request.headers.get("authorization")
         if not self.authorised(header):
             return self._unauthorised(ctx, "score", header, started)
-        results, rejected = self._score_rows([candidate])
+        encoded, errors = self._score_rows([candidate])
+        rejected = len(errors)
         status = 400 if rejected else 200
         ctx.response.status_code = status
         request_id = self._audit("score", header, started, 1 - rejected, rejected, self._ids([candidate]), status)
         ctx.response.headers["X-Request-ID"] = request_id
         if rejected:
-            error = results[0]["error"]
+            error = errors[0]
             return {"error": {"field": f"candidate.{error['field']}" if error["field"] != "candidate"
                               else "candidate", "message": error["message"]}}
-        return _json(results[0])
+        return _json_bytes(encoded[0])
 
     @bentoml.api(route="/score_batch", input_spec=ScoreBatchRequest)
     async def score_batch(self, candidates: CandidateList, ctx: bentoml.Context) -> dict[str, Any]:
@@ -213,11 +221,12 @@ class ALSStratifier:
             self._audit("score_batch", header, started, 0, len(candidates), [], 413)
             return {"error": {"field": "candidates", "message": f"batch of {len(candidates)} rows exceeds the "
                               f"maximum of {self.settings.max_batch}"}}
-        results, rejected = self._score_rows(candidates)
-        request_id = self._audit("score_batch", header, started, len(candidates) - rejected, rejected,
+        encoded, errors = self._score_rows(candidates)
+        request_id = self._audit("score_batch", header, started, len(candidates) - len(errors), len(errors),
                                  self._ids(candidates), 200)
         ctx.response.headers["X-Request-ID"] = request_id
-        return _json({"results": results, "model": self.metadata["model"]})
+        return _json_bytes(b'{"results":[' + b",".join(encoded) + b'],"model":'
+                           + orjson.dumps(self.metadata["model"]) + b"}")
 
 
 # The decorators return a bentoml Service, though the stubs type the result as the class itself.

@@ -1,0 +1,79 @@
+"""JSON encoding of scored candidates straight from the prediction arrays.
+
+Building one nested dict per candidate (six dicts, five explanation entries) and then serialising them cost about
+14 ms per 1,000 candidates, a third of a batch's time in the service. Here orjson serialises the numbers of the
+whole batch in one call on a numpy matrix. That gives the shortest round-trip form of each float64, exactly as
+it would for the same Python floats. Each row's object is then filled into a byte template. The result is the same
+JSON as ``orjson.dumps`` of :meth:`features.bundle.StratifierModel.predict_records` with the client's
+``candidate_id`` first (a test compares the two).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+
+from features.bundle import SURVIVAL_HORIZONS_MONTHS, StratifierModel
+
+SLOPE_UNIT = "ALSFRS-R points/month"
+
+
+class ResultEncoder:
+    """Encodes :meth:`StratifierModel.predict_arrays` output as the service's per-candidate JSON objects."""
+
+    def __init__(self, model: StratifierModel) -> None:
+        labels = [int(s.label) for s in model.subtype.subtypes]
+        self.n_subtypes = len(labels)
+        self.subtype_names = {s.label: orjson.dumps(s.name) for s in model.subtype.subtypes}
+        self.features = np.array([orjson.dumps(n) for n in model.feature_names], dtype=object)
+        self.model_json = orjson.dumps({"name": model.metadata.get("model_name", "als-stratifier"),
+                                        "version": model.model_version, "run_id": model.metadata.get("run_id")})
+        k = min(model.top_features, len(model.feature_names))
+        probabilities = b",".join(b'"%d":%%s' % label for label in labels)
+        horizons = b",".join(b'"%d":%%s' % t for t in SURVIVAL_HORIZONS_MONTHS)
+        explanation = b",".join([b'{"feature":%s,"contribution":%s}'] * k)
+        unit = orjson.dumps(SLOPE_UNIT).replace(b"%", b"%%")
+        # %d: subtype label and risk group (integers); %s: pre-encoded JSON (names, numbers)
+        self.template = (
+            b'{"subtype":{"label":%d,"name":%s,"probabilities":{' + probabilities + b'}},'
+            b'"slope":{"median":%s,"p10":%s,"p90":%s,"unit":' + unit + b'},'
+            b'"survival":{"probability":{' + horizons + b'},"median_months":%s,"risk_group":%d},'
+            b'"explanation":[' + explanation + b'],"model":' + self.model_json.replace(b"%", b"%%") + b"}"
+        )
+
+    def rows(self, arrays: dict[str, Any], client_ids: Sequence[str | None]) -> list[bytes]:
+        """One JSON object (bytes) per scored row, in row order; ``candidate_id`` first where the client sent one.
+
+        Parameters
+        ----------
+        arrays : dict
+            Output of :meth:`StratifierModel.predict_arrays` for the valid rows.
+        client_ids : sequence of str or None
+            The ``candidate_id`` of each of those rows.
+        """
+        top = arrays["top"]
+        k = top.shape[1]
+        numbers = np.column_stack([
+            arrays["proba"], arrays["p50"], arrays["p10"], arrays["p90"], arrays["surv"], arrays["median"],
+            np.take_along_axis(arrays["contrib"], top, axis=1),
+        ]).astype(np.float64, order="C")
+        encoded = orjson.dumps(numbers, option=orjson.OPT_SERIALIZE_NUMPY)
+        number_rows = [row.split(b",") for row in encoded[2:-2].split(b"],[")] if len(numbers) else []
+        n_head = numbers.shape[1] - k
+        chosen = arrays["chosen"].astype(int).tolist()
+        risk = arrays["risk_group"].astype(int).tolist()
+        names = self.features[top].tolist()
+        template, subtype_names = self.template, self.subtype_names
+        out = [
+            template % (c, subtype_names[c], *nums[:n_head], r,
+                        *itertools.chain.from_iterable(zip(features, nums[n_head:], strict=True)))
+            for c, nums, r, features in zip(chosen, number_rows, risk, names, strict=True)
+        ]
+        for i, client_id in enumerate(client_ids):
+            if client_id is not None:
+                out[i] = b'{"candidate_id":' + orjson.dumps(client_id) + b"," + out[i][1:]
+        return out
