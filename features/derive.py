@@ -306,9 +306,13 @@ _NUMERIC_NAN = dict.fromkeys(NUMERIC_INPUTS, math.nan)
 _NUMERIC_GETTER = operator.itemgetter(*NUMERIC_INPUTS)
 
 
-def _records_columns(records: Sequence[Mapping[str, Any]]) -> _Columns:
-    """Plain dicts -> the same column dict as :func:`_frame_columns`, with numpy only (no DataFrame)."""
-    for i, rec in enumerate(records):
+def _records_columns(records: Sequence[Mapping[str, Any]], prevalidated: bool = False) -> _Columns:
+    """Plain dicts -> the same column dict as :func:`_frame_columns`, with numpy only (no DataFrame).
+
+    ``prevalidated`` skips the key and type checks for rows that passed the strict candidate schema
+    (:func:`features.candidates.validate_candidates`), which already guarantees both.
+    """
+    for i, rec in enumerate(() if prevalidated else records):
         if not rec.keys() <= _ALLOWED_KEYS:
             extra = rec.keys() - _ALLOWED_KEYS
             raise ValueError(f"record {i + 1} has unknown fields: {sorted(extra)} (expected baseline fields only)")
@@ -317,6 +321,9 @@ def _records_columns(records: Sequence[Mapping[str, Any]]) -> _Columns:
     # A set of the element types is a C-speed check that every value is a plain number or None. Anything else --
     # text above all, which numpy would parse -- goes through the per-element conversion that names the field
     # and the value.
+    if prevalidated:  # plain numbers or None by the schema; numpy reads None as NaN
+        return _Columns(np.array(rows, dtype=np.float64).reshape(len(rows), len(NUMERIC_INPUTS)),
+                        {name: [rec.get(name) for rec in records] for name in CATEGORICAL_INPUTS})
     types = set(map(type, itertools.chain.from_iterable(rows)))
     if types <= _PLAIN_NUMBER_TYPES:
         if type(None) in types:  # explicit nulls
@@ -457,10 +464,16 @@ def _encode_categorical(name: str, values: Sequence[Any] | np.ndarray, levels: t
         For a value that is not one of ``levels`` (named, with its record) -- never silently ignored.
     """
     missing = len(levels)
-    code = {level: k for k, level in enumerate(levels)}
-    # -1 marks a value that is neither a level nor missing; resolved (and reported) below
-    positions = [code.get(v, -1) if isinstance(v, str) else (
-        missing if v is None or v is pd.NA or (isinstance(v, float) and v != v) else -1) for v in values]
+    code: dict[Any, int] = {level: k for k, level in enumerate(levels)}
+    code[None] = missing
+    # Fast path: one dict lookup per value (-1: anything else, e.g. NaN, pd.NA or an unknown text)
+    try:
+        positions = [code.get(v, -1) for v in values]
+    except TypeError:  # an unhashable value (a list, a dict): the careful path below names it
+        positions = [-1]
+    if positions and min(positions) < 0:
+        positions = [code.get(v, -1) if isinstance(v, str) else (
+            missing if v is None or v is pd.NA or (isinstance(v, float) and v != v) else -1) for v in values]
     if positions and min(positions) < 0:
         i = positions.index(-1)
         raise ValueError(f"{name}: unknown category {values[i]!r} in record {i + 1} "
@@ -676,7 +689,7 @@ class BaselineFeatures(TransformerMixin, BaseEstimator):
         validate_data(self, X, reset=False, skip_check_array=True)
         return self._matrix(_frame_columns(X))
 
-    def transform_records(self, records: Sequence[Mapping[str, Any]]) -> FloatArray:
+    def transform_records(self, records: Sequence[Mapping[str, Any]], *, prevalidated: bool = False) -> FloatArray:
         """Derive the feature matrix from plain dicts without building a DataFrame (the serving fast path).
 
         Parameters
@@ -684,6 +697,9 @@ class BaselineFeatures(TransformerMixin, BaseEstimator):
         records : sequence of mapping
             One dict per candidate, keyed by baseline field name. A missing key is a missing value; an unknown
             key is an error.
+        prevalidated : bool, default False
+            True only for rows returned by :func:`features.candidates.validate_candidates`: their keys and value
+            types are already checked, so those checks are skipped (value ranges are still checked).
 
         Returns
         -------
@@ -692,7 +708,7 @@ class BaselineFeatures(TransformerMixin, BaseEstimator):
         """
         if not hasattr(self, "lcn2_nfl_index_params_"):  # check_is_fitted costs ~10 us; this is the same test
             check_is_fitted(self)
-        return self._matrix(_records_columns(records))
+        return self._matrix(_records_columns(records, prevalidated))
 
     def _matrix(self, columns: _Columns) -> FloatArray:
         return _columns_to_matrix(columns, alsfrs_scale_max=float(self.alsfrs_scale_max),

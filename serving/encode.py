@@ -10,7 +10,6 @@ JSON as ``orjson.dumps`` of :meth:`features.bundle.StratifierModel.predict_recor
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,16 +62,21 @@ class ResultEncoder:
         ]).astype(np.float64, order="C")
         encoded = orjson.dumps(numbers, option=orjson.OPT_SERIALIZE_NUMPY)
         number_rows = [row.split(b",") for row in encoded[2:-2].split(b"],[")] if len(numbers) else []
-        n_head = numbers.shape[1] - k
-        chosen = arrays["chosen"].astype(int).tolist()
-        risk = arrays["risk_group"].astype(int).tolist()
-        names = self.features[top].tolist()
-        template, subtype_names = self.template, self.subtype_names
-        out = [
-            template % (c, subtype_names[c], *nums[:n_head], r,
-                        *itertools.chain.from_iterable(zip(features, nums[n_head:], strict=True)))
-            for c, nums, r, features in zip(chosen, number_rows, risk, names, strict=True)
-        ]
+        n_rows, n_head = len(numbers), numbers.shape[1] - k
+        # One object matrix with the template's arguments in template order, built column-wise in C:
+        # label, subtype name, probabilities..slope..survival..median, risk group, then (feature, contribution) pairs.
+        args = np.empty((n_rows, 3 + n_head + 2 * k), dtype=object)
+        chosen = arrays["chosen"].astype(int)
+        args[:, 0] = chosen
+        args[:, 1] = [self.subtype_names[c] for c in chosen.tolist()]
+        if n_rows:
+            strings = np.array(number_rows, dtype=object)
+            args[:, 2:2 + n_head] = strings[:, :n_head]
+            args[:, 3 + n_head::2] = self.features[top]
+            args[:, 4 + n_head::2] = strings[:, n_head:]
+        args[:, 2 + n_head] = arrays["risk_group"].astype(int)
+        template = self.template
+        out = [template % tuple(row) for row in args.tolist()]
         for i, client_id in enumerate(client_ids):
             if client_id is not None:
                 out[i] = b'{"candidate_id":' + orjson.dumps(client_id) + b"," + out[i][1:]

@@ -165,7 +165,7 @@ class ALSStratifier:
         batch = validate_candidates(rows)
         encoded: list[bytes] = [b""] * len(rows)
         if batch.values:
-            arrays = self.model.predict_arrays(self.model.features.transform_records(batch.values))
+            arrays = self.model.predict_arrays(self.model.features.transform_records(batch.values, prevalidated=True))
             for i, piece in zip(batch.positions, self.encoder.rows(arrays, batch.client_ids), strict=True):
                 encoded[i] = piece
         errors = {i: error.as_dict() for i, error in batch.errors.items()}

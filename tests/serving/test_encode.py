@@ -57,3 +57,17 @@ def test_non_finite_numbers_encode_as_null_like_orjson(model: StratifierModel,
     arrays["median"] = np.array([np.inf, 12.5])
     piece = ResultEncoder(model).rows(arrays, [None, None])[0]
     assert orjson.loads(piece)["survival"]["median_months"] is None
+
+
+def test_prevalidated_transform_equals_the_checked_one(model: StratifierModel, records: list[dict[str, Any]]) -> None:
+    from features.candidates import validate_candidates
+
+    rows = [dict(r) for r in records[:40]]
+    for i, row in enumerate(rows[:10]):  # explicit nulls for optional fields, as JSON clients send them
+        row["fvc_pct_pred"] = None
+        row["riluzole"] = None if i % 2 else True
+    batch = validate_candidates(rows)
+    assert len(batch.values) >= 30  # a few simulated rows lack a required field; they are not the point here
+    checked = model.features.transform_records(batch.values)
+    fast = model.features.transform_records(batch.values, prevalidated=True)
+    np.testing.assert_array_equal(fast, checked)
