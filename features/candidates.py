@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict  # pydantic needs this one, not typing.TypedDict, before Python 3.12
 
 from features import spec as S
@@ -161,14 +161,33 @@ class CandidateBatch:
     errors: dict[int, CandidateError]
 
 
+class ValidatedRows(list[dict[str, Any]]):
+    """Candidate rows that already passed the strict schema (see :func:`candidate_rows_type`)."""
+
+
+def candidate_rows_type() -> Any:
+    """The type of a request's candidate list: strict candidates where every row is valid, else any rows.
+
+    Used as a request field, it lets pydantic-core validate a valid batch while it parses the JSON, in one pass.
+    The result is a :class:`ValidatedRows`, which :func:`validate_candidates` does not check again. A batch with
+    any bad row falls back to a plain list of whatever was sent, and each row is then checked on its own, so
+    every bad row gets its own error. Both members require at least one row.
+    """
+    strict = Annotated[list[candidate_type()], AfterValidator(ValidatedRows),  # type: ignore[misc, valid-type]
+                       Field(min_length=1)]
+    return Annotated[strict | Annotated[list[Any], Field(min_length=1)], Field(union_mode="left_to_right")]
+
+
 def validate_candidates(rows: Sequence[Any]) -> CandidateBatch:
     """Validate a batch of candidate rows: one result per row, a bad row never affects the others.
 
-    The whole list is first validated in one pydantic-core call; only when that fails is each row validated on
-    its own, which gives exactly the per-row errors of :func:`validate_candidate`.
+    The whole list is first validated in one pydantic-core call (none at all for :class:`ValidatedRows`); only
+    when that fails is each row validated on its own, which gives exactly the per-row errors of
+    :func:`validate_candidate`.
     """
     try:
-        checked: list[dict[str, Any]] = _batch_adapter().validate_python(rows)
+        checked: list[dict[str, Any]] = (
+            rows if isinstance(rows, ValidatedRows) else _batch_adapter().validate_python(rows))
         errors: dict[int, CandidateError] = {}
         positions = list(range(len(rows)))
     except ValidationError:

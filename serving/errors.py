@@ -35,15 +35,21 @@ def uniform_error(body: bytes) -> bytes | None:
     if not (isinstance(data, dict) and isinstance(data.get("error"), str) and isinstance(data.get("detail"), list)
             and data["detail"] and isinstance(data["detail"][0], dict)):
         return None
-    first = data["detail"][0]
-    loc = [str(p) for p in first.get("loc") or ()]
+    # A field typed as a union (the batch's candidate list) reports one error per member, with the member's label
+    # (e.g. "list[any]") inside the location. Field names never contain "[": drop those parts, then count each
+    # (location, problem) once.
+    problems: dict[tuple[tuple[str, ...], str], dict[str, Any]] = {}
+    for detail in data["detail"]:
+        if isinstance(detail, dict):
+            loc = tuple(str(p) for p in detail.get("loc") or () if not (isinstance(p, str) and "[" in p))
+            problems.setdefault((loc, str(detail.get("type", ""))), detail)
+    (loc, kind), first = next(iter(problems.items()))
     field = ".".join(loc) if loc else "body"
-    kind = str(first.get("type", ""))
     message = _MESSAGES.get(kind, str(first.get("msg", "invalid request")))
     if kind == "json_invalid" and first.get("msg"):
         message = str(first["msg"])
-    if len(data["detail"]) > 1:
-        more = len(data["detail"]) - 1
+    if len(problems) > 1:
+        more = len(problems) - 1
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
     return json.dumps({"error": {"field": field, "message": message}}).encode()
 

@@ -18,23 +18,24 @@ import logging
 import os
 import time
 import uuid
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import bentoml
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from features.candidates import CANDIDATE_ID, candidate_schema, validate_candidates
+from features.candidates import CANDIDATE_ID, candidate_rows_type, candidate_schema
 from serving.audit import AuditLog
 from serving.auth import bearer_token, fingerprint, token_matches
 from serving.config import ServiceSettings
 from serving.errors import UniformErrors
 from serving.limits import BodySizeLimit
 from serving.metadata import model_metadata
+from serving.scoring import score_rows
 
 logger = logging.getLogger("alsstrat.serving")
 INSECURE_DEMO_WARNING = ("*** INSECURE DEMO MODE: no API tokens configured, every caller is accepted. "
@@ -44,9 +45,13 @@ _CANDIDATE_SCHEMA = candidate_schema()
 # The documented schema is the strict spec-generated one; the handler validates each row itself so that one bad
 # row yields one per-row error (HTTP 400 for /score) in a single, uniform error shape.
 CandidateBody = Annotated[dict[str, Any], WithJsonSchema(_CANDIDATE_SCHEMA)]
-CandidateList = Annotated[list[Any], Field(min_length=1), WithJsonSchema(
-    {"type": "array", "minItems": 1, "items": _CANDIDATE_SCHEMA,
-     "description": "Candidates to score; at most ALSSTRAT_MAX_BATCH rows (default 10,000), else HTTP 413."})]
+if TYPE_CHECKING:  # the runtime type is built from the spec; to a type checker it is a list
+    CandidateList = list[Any]
+else:
+    # A valid batch is validated while the JSON is parsed; see features.candidates.candidate_rows_type
+    CandidateList = Annotated[candidate_rows_type(), WithJsonSchema(
+        {"type": "array", "minItems": 1, "items": _CANDIDATE_SCHEMA,
+         "description": "Candidates to score; at most ALSSTRAT_MAX_BATCH rows (default 10,000), else HTTP 413."})]
 
 
 class ScoreRequest(BaseModel):
@@ -104,8 +109,8 @@ class ALSStratifier:
             logger.warning(INSECURE_DEMO_WARNING)
 
     def __init__(self) -> None:
-        from serving.encode import ResultEncoder
         from serving.loader import bundled_model_uri, check_model_scores, load_for_serving
+        from serving.scoring import ResultEncoder
 
         # BentoML only shows WARNING and above for loggers it does not own; the served version must be visible.
         if logger.level == logging.NOTSET:
@@ -157,25 +162,7 @@ class ALSStratifier:
         return request_id
 
     def _score_rows(self, rows: list[Any]) -> tuple[list[bytes], dict[int, dict[str, str]]]:
-        """Validate every row, score the valid ones in one vectorised call; one JSON object per row, in order.
-
-        Returns the encoded rows (a result, or ``{"error": ...}`` for a rejected row) and the rejected rows' errors
-        by position.
-        """
-        batch = validate_candidates(rows)
-        encoded: list[bytes] = [b""] * len(rows)
-        if batch.values:
-            arrays = self.model.predict_arrays(self.model.features.transform_records(batch.values, prevalidated=True))
-            for i, piece in zip(batch.positions, self.encoder.rows(arrays, batch.client_ids), strict=True):
-                encoded[i] = piece
-        errors = {i: error.as_dict() for i, error in batch.errors.items()}
-        for i, error in errors.items():
-            entry: dict[str, Any] = {"error": error}
-            row = rows[i]
-            if isinstance(row, dict) and isinstance(row.get(CANDIDATE_ID), str):
-                entry[CANDIDATE_ID] = row[CANDIDATE_ID]
-            encoded[i] = orjson.dumps(entry)
-        return encoded, errors
+        return score_rows(self.model, self.encoder, rows)
 
     def _unauthorised(self, ctx: bentoml.Context, endpoint: str, header: str | None, started: float) -> dict[str, Any]:
         """401 for a scoring call without a valid token; the refusal is audited too (with the presented token's
