@@ -189,7 +189,9 @@ def section_serving(work: Path) -> str:
     floor_batch = statistics.median(timed_call(lambda: score_rows(model, encoder, rows_type.validate_json(body)))
                                     for _ in range(15))
 
-    bento_env = {**env, "ALSSTRAT_MODEL_URI": uri, "ALSSTRAT_API_TOKENS": TOKEN,
+    from serving.config import worker_environment
+
+    bento_env = {**worker_environment(env), "ALSSTRAT_MODEL_URI": uri, "ALSSTRAT_API_TOKENS": TOKEN,
                  "ALSSTRAT_AUDIT_LOG": str(home / "audit.jsonl"), "ALSSTRAT_PREDICT_THREADS": str(PREDICT_THREADS)}
     bento = _start([str(BIN / "bentoml"), "serve", "serving.service:ALSStratifier", "--host", "127.0.0.1",
                     "--port", "3901"], bento_env, home / "bentoml.log")

@@ -369,9 +369,9 @@ def serve(
     (exit 2) unless --insecure-demo is given. Prints the model version it serves.
     """
     with cli_errors():
-        from serving.config import ServiceConfigError, ServiceSettings
+        from serving.config import ServiceConfigError, ServiceSettings, worker_environment
 
-        env = dict(os.environ)
+        env = worker_environment(dict(os.environ))
         if model_uri:
             env["ALSSTRAT_MODEL_URI"] = model_uri
         if insecure_demo:

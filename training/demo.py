@@ -63,12 +63,14 @@ def serve_and_score(out: Path, model_uri: str) -> None:
 
     import httpx
 
+    from serving.config import worker_environment
+
     port = _free_port()
     console.print(Rule("alsstrat serve (BentoML) + three candidates over HTTP", style="cyan"))
     token = secrets.token_urlsafe(24)
     out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "ALSSTRAT_API_TOKENS": token, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-           "ALSSTRAT_MODEL_URI": model_uri,
+    env = {**worker_environment(dict(os.environ)), "ALSSTRAT_API_TOKENS": token,
+           "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "ALSSTRAT_MODEL_URI": model_uri,
            "ALSSTRAT_AUDIT_LOG": str(out / "audit.jsonl")}
     bentoml = Path(sys.executable).parent / "bentoml"
     log = open(out / "service.log", "w")  # noqa: SIM115 - owned by the child process

@@ -1,4 +1,4 @@
-"""The serving lock (what a Bento installs) pins exactly the versions of the main lock (what training used)."""
+"""Deployment files agree with the code: the serving lock pins the main lock's versions; workers wait passively."""
 
 from __future__ import annotations
 
@@ -33,3 +33,14 @@ def test_serving_lock_is_a_subset_of_the_main_lock_at_the_same_versions() -> Non
 
 def test_the_bento_installs_the_serving_lock() -> None:
     assert 'requirements_txt: "./requirements-serving.lock"' in (REPO / "bentofile.yaml").read_text()
+
+
+def test_served_workers_wait_passively_however_they_are_started() -> None:
+    import yaml
+
+    from serving.config import WORKER_ENVIRONMENT, worker_environment
+
+    bento_envs = {e["name"]: e["value"] for e in yaml.safe_load((REPO / "bentofile.yaml").read_text())["envs"]}
+    assert bento_envs == WORKER_ENVIRONMENT == {"OMP_WAIT_POLICY": "PASSIVE"}
+    assert worker_environment({"PATH": "/bin"}) == {"PATH": "/bin", "OMP_WAIT_POLICY": "PASSIVE"}
+    assert worker_environment({"OMP_WAIT_POLICY": "ACTIVE"})["OMP_WAIT_POLICY"] == "ACTIVE", "operator wins"
