@@ -156,6 +156,10 @@ def build_bento(model_uri: str = DEFAULT_MODEL_URI, *, bentofile: Path = BENTOFI
     import bentoml
     import yaml
 
+    # The type bentoml.bentos.build expects for envs (it does not convert the bentofile's dicts itself); bentoml is
+    # pinned by the lock, and the Bento tests build with it.
+    from bentoml._internal.bento.build_config import BentoEnvSchema
+
     if not bentofile.is_file():
         raise BentoBuildError(f"bentofile not found: {bentofile}")
     spec = yaml.safe_load(bentofile.read_text()) or {}
@@ -173,7 +177,7 @@ def build_bento(model_uri: str = DEFAULT_MODEL_URI, *, bentofile: Path = BENTOFI
     bento = bentoml.bentos.build(
         service=spec["service"], name=spec.get("name"), description=spec.get("description"), labels=labels,
         include=spec.get("include"), exclude=spec.get("exclude"), python=spec.get("python"),
-        docker=spec.get("docker"), envs=spec.get("envs"),
+        docker=spec.get("docker"), envs=[BentoEnvSchema(**env) for env in spec.get("envs") or []],
         # The exact tag, not the bentofile's "latest": the Bento must carry the version it reports.
         models=[str(model.tag)], args={BENTO_MODEL_ARG: str(model.tag)},
         version=f"v{registry_version}-{stamp}", build_ctx=str(build_ctx),

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from tests.serving.conftest import GOOD, TOKEN, ServedModel, free_port, running, store_env, wait_ready
 
@@ -67,6 +68,9 @@ def test_bento_installs_the_locked_versions_without_resolving(built: dict[str, A
     sources = {p.relative_to(Path(built["bento_path"]) / "src").parts[0]
                for p in (Path(built["bento_path"]) / "src").rglob("*.py")}
     assert sources == {"features", "serving"}, "serving needs features and serving only, never training"
+    bento_yaml = yaml.safe_load((Path(built["bento_path"]) / "bento.yaml").read_text())
+    assert {"name": "OMP_WAIT_POLICY", "value": "PASSIVE"}.items() <= next(
+        e for e in bento_yaml["envs"] if e["name"] == "OMP_WAIT_POLICY").items()
 
 
 @pytest.fixture(scope="module")
