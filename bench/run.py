@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from serving.config import DEFAULT_PREDICT_THREADS
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 BIN = Path(sys.executable).parent
@@ -39,7 +41,7 @@ CANDIDATE = {
 }
 
 
-PREDICT_THREADS = 2
+PREDICT_THREADS = DEFAULT_PREDICT_THREADS
 """XGBoost threads per worker for large batches, in the service (ALSSTRAT_PREDICT_THREADS) and the floor."""
 
 
@@ -182,7 +184,8 @@ def section_serving(work: Path) -> str:
     from pydantic import TypeAdapter
 
     from features.candidates import candidate_rows_type
-    from serving.scoring import ResultEncoder, score_rows
+    from serving.encode import ResultEncoder
+    from serving.scoring import score_rows
 
     # What one batch request costs without HTTP: parse and validate the body, score, encode (the handler's code).
     rows_type, encoder, body = TypeAdapter(candidate_rows_type()), ResultEncoder(model), orjson.dumps(batch)
@@ -249,7 +252,8 @@ def section_serving(work: Path) -> str:
         f"{1000 / (floor_batch / 1000):,.0f} |",
         "",
         "| in-process floor, one candidate | p50 ms | p99 ms |", "|---|---|---|",
-        f"| `predict_records` (serving path) | {_pct(floor, 50):.3f} | {_pct(floor, 99):.3f} |",
+        f"| `predict_records` (features, models, result dicts; no HTTP) | {_pct(floor, 50):.3f} | "
+        f"{_pct(floor, 99):.3f} |",
         f"| `predict_frame` (pyfunc/DataFrame path) | {_pct(floor_frame, 50):.3f} | {_pct(floor_frame, 99):.3f} |",
         "",
         f"Ratios in this run: requests/s at concurrency 8, BentoML / peer = **{ratio_c8:.1f}x** (target >= 3x); "

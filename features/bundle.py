@@ -7,7 +7,8 @@ it without importing the training code. Training builds the components; this mod
 Two entry points share one array path, so they cannot drift apart:
 
 * :meth:`StratifierModel.predict_frame` — a DataFrame of baseline fields (batch, pyfunc, CLI scoring);
-* :meth:`StratifierModel.predict_records` — plain dicts, no pandas (the HTTP hot path).
+* :meth:`StratifierModel.predict_records` — plain dicts, no pandas (nested result dicts; the HTTP service encodes
+  the same shape straight from :meth:`StratifierModel.predict_arrays`, see ``serving/encode.py``).
 """
 
 from __future__ import annotations
@@ -235,24 +236,37 @@ class StratifierModel:
     def set_predict_threads(self, threads: int) -> None:
         """Threads XGBoost may use for batches larger than :data:`SMALL_BATCH_ROWS` (default 1).
 
-        A serving setting, not part of the model: it is not pickled, and the boosters' own ``nthread`` is restored
-        to 1 when the model is saved.
+        A serving setting, not part of the model: it is never pickled, and the boosters themselves stay
+        single-threaded (the count is applied around each large-batch call).
         """
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
-        for booster in (self.slope.median, self.slope.tails, self.survival.booster):
-            booster.set_param({"nthread": threads})
         self.__dict__["_threads"] = threads
 
     def __getstate__(self) -> dict[str, Any]:
-        # The compiled forest and the thread count are runtime state: never pickled with the model.
+        # Caches and the serving thread count are runtime state: never pickled with the model.
         state = dict(self.__dict__)
-        for cache in ("_forest", "_feature_names"):
-            state.pop(cache, None)
-        if state.pop("_threads", 1) != 1:
-            for booster in (self.slope.median, self.slope.tails, self.survival.booster):
-                booster.set_param({"nthread": 1})
+        for runtime in ("_forest", "_feature_names", "_threads"):
+            state.pop(runtime, None)
         return state
+
+    def _xgboost_arrays(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(p10, p50, p90, contributions with bias, mu) from the boosters, with the serving thread count."""
+        threads = int(self.__dict__.get("_threads", 1))
+        boosters = (self.slope.median, self.slope.tails, self.survival.booster)
+        if threads != 1:
+            for booster in boosters:
+                booster.set_param({"nthread": threads})
+        try:
+            # One thread unless the server asked for more: building a DMatrix for a few rows with an OpenMP team
+            # costs 10+ ms on a busy machine, and small batches never reach here anyway.
+            dm = xgb.DMatrix(z, missing=np.nan, nthread=threads)
+            p10, p50, p90, contrib_bias = self.slope.predict_with_contributions(dm)
+            return p10, p50, p90, contrib_bias, self.survival.mu(dm)
+        finally:
+            if threads != 1:
+                for booster in boosters:
+                    booster.set_param({"nthread": 1})
 
     def predict_arrays(self, z: np.ndarray) -> dict[str, Any]:
         """All predictions for a derived-feature matrix ``z`` (rows = candidates)."""
@@ -266,10 +280,7 @@ class StratifierModel:
             p50, mu = margins[:, 0], margins[:, 3]
             p10, p90 = self.slope.interval(p50, margins[:, 1:3])
         else:
-            # One thread unless the server asked for more (set_predict_threads): small batches never reach here.
-            dm = xgb.DMatrix(z, missing=np.nan, nthread=self.__dict__.get("_threads", 1))
-            p10, p50, p90, contrib_bias = self.slope.predict_with_contributions(dm)
-            mu = self.survival.mu(dm)
+            p10, p50, p90, contrib_bias, mu = self._xgboost_arrays(z)
         surv = self.survival.survival_at(mu, SURVIVAL_HORIZONS_MONTHS)
         contrib = contrib_bias[:, :-1]
         k = min(self.top_features, contrib.shape[1])
@@ -318,9 +329,10 @@ class StratifierModel:
         return out
 
     def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """The HTTP hot path: the same predictions as :meth:`predict_frame`, from plain dicts, no DataFrame.
+        """The same predictions as :meth:`predict_frame`, from plain dicts, no DataFrame.
 
-        Returns one nested dict per record (the service's response shape).
+        Returns one nested dict per record, in the service's response shape (the service itself encodes that shape
+        from :meth:`predict_arrays` without building the dicts; a test checks the two agree byte for byte).
         """
         return self._results(self.predict_arrays(self.features.transform_records(records)))
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features import spec as S
+from features.atomic import atomic_write
 from features.errors import FeatureDataError, Violation
 
 METADATA_KEY = b"alsstrat"
@@ -141,8 +140,8 @@ def write_cohort(cohort: Cohort, path: str | Path) -> tuple[Path, Path]:
     report_path = path.with_suffix(".report.json")
     report: dict[str, Any] = cohort.report.to_dict() if cohort.report else {"source": cohort.source}
     report["metadata"] = cohort.metadata()
-    _atomic_write(path, lambda tmp: pq.write_table(arrow, tmp))
-    _atomic_write(report_path, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2, default=str)))
+    atomic_write(path, lambda tmp: pq.write_table(arrow, tmp))
+    atomic_write(report_path, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2, default=str)))
     return path, report_path
 
 
@@ -160,12 +159,3 @@ def read_cohort(path: str | Path) -> Cohort:
                   alsfrs_scale=int(meta.get("alsfrs_scale", 48)))
 
 
-def _atomic_write(target: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -318,12 +318,13 @@ def _records_columns(records: Sequence[Mapping[str, Any]], prevalidated: bool = 
             raise ValueError(f"record {i + 1} has unknown fields: {sorted(extra)} (expected baseline fields only)")
     # Absent keys read as NaN through a defaults dict; numpy converts NaN several times faster than None.
     rows: list[Any] = [_NUMERIC_GETTER({**_NUMERIC_NAN, **rec}) for rec in records]
+    categorical: dict[str, Sequence[Any] | np.ndarray] = {
+        name: [rec.get(name) for rec in records] for name in CATEGORICAL_INPUTS}
+    if prevalidated:  # plain numbers or None by the schema; numpy reads None as NaN
+        return _Columns(np.array(rows, dtype=np.float64).reshape(len(rows), len(NUMERIC_INPUTS)), categorical)
     # A set of the element types is a C-speed check that every value is a plain number or None. Anything else --
     # text above all, which numpy would parse -- goes through the per-element conversion that names the field
     # and the value.
-    if prevalidated:  # plain numbers or None by the schema; numpy reads None as NaN
-        return _Columns(np.array(rows, dtype=np.float64).reshape(len(rows), len(NUMERIC_INPUTS)),
-                        {name: [rec.get(name) for rec in records] for name in CATEGORICAL_INPUTS})
     types = set(map(type, itertools.chain.from_iterable(rows)))
     if types <= _PLAIN_NUMBER_TYPES:
         if type(None) in types:  # explicit nulls
@@ -333,7 +334,7 @@ def _records_columns(records: Sequence[Mapping[str, Any]], prevalidated: bool = 
         numeric = np.empty((len(rows), len(NUMERIC_INPUTS)), dtype=np.float64)
         for j, name in enumerate(NUMERIC_INPUTS):
             numeric[:, j] = _objects_to_float(name, [row[j] for row in rows])
-    return _Columns(numeric, {name: [rec.get(name) for rec in records] for name in CATEGORICAL_INPUTS})
+    return _Columns(numeric, categorical)
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -11,6 +9,7 @@ from typing import Literal
 import pandas as pd
 
 from features import spec as S
+from features.atomic import atomic_write
 from features.contracts import validate_tables
 from features.errors import FeatureDataError, Violation
 
@@ -95,16 +94,6 @@ def write_tables(tables: Mapping[str, pd.DataFrame], out: str | Path, fmt: Forma
     written: dict[str, Path] = {}
     for name, frame in tables.items():
         target = out / f"{name}.{fmt}"
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=f".{fmt}.tmp")
-        os.close(fd)
-        try:
-            if fmt == "csv":
-                frame.to_csv(tmp, index=False)
-            else:
-                frame.to_parquet(tmp, index=False)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write(target, frame.to_csv if fmt == "csv" else frame.to_parquet, index=False)
         written[name] = target
     return written

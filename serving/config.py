@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MODEL_URI = "models:/als-stratifier@champion"
+DEFAULT_PREDICT_THREADS = 2
 
 WORKER_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
 """Set for every serving process unless the operator set it. XGBoost's OpenMP threads otherwise spin while
@@ -43,7 +44,7 @@ class ServiceSettings:
     max_body_bytes: int
     audit_log: Path
     audit_salt: str | None
-    predict_threads: int = 1
+    predict_threads: int
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ServiceSettings:
@@ -73,7 +74,8 @@ class ServiceSettings:
             max_body_bytes=_positive_int(env, "ALSSTRAT_MAX_BODY_BYTES", 32 * 1024 * 1024),
             audit_log=Path(env.get("ALSSTRAT_AUDIT_LOG") or home / "logs" / "audit.jsonl"),
             audit_salt=env.get("ALSSTRAT_AUDIT_SALT"),
-            predict_threads=min(_positive_int(env, "ALSSTRAT_PREDICT_THREADS", 2), os.cpu_count() or 1),
+            predict_threads=min(_positive_int(env, "ALSSTRAT_PREDICT_THREADS", DEFAULT_PREDICT_THREADS),
+                                os.cpu_count() or 1),
         )
 
 

@@ -29,7 +29,7 @@ class ResultEncoder:
         self.n_subtypes = len(labels)
         self.subtype_names = {s.label: orjson.dumps(s.name) for s in model.subtype.subtypes}
         self.features = np.array([orjson.dumps(n) for n in model.feature_names], dtype=object)
-        self.model_json = orjson.dumps({"name": model.metadata.get("model_name", "als-stratifier"),
+        model_json = orjson.dumps({"name": model.metadata.get("model_name", "als-stratifier"),
                                         "version": model.model_version, "run_id": model.metadata.get("run_id")})
         k = min(model.top_features, len(model.feature_names))
         probabilities = b",".join(b'"%d":%%s' % label for label in labels)
@@ -41,7 +41,7 @@ class ResultEncoder:
             b'{"subtype":{"label":%d,"name":%s,"probabilities":{' + probabilities + b'}},'
             b'"slope":{"median":%s,"p10":%s,"p90":%s,"unit":' + unit + b'},'
             b'"survival":{"probability":{' + horizons + b'},"median_months":%s,"risk_group":%d},'
-            b'"explanation":[' + explanation + b'],"model":' + self.model_json.replace(b"%", b"%%") + b"}"
+            b'"explanation":[' + explanation + b'],"model":' + model_json.replace(b"%", b"%%") + b"}"
         )
 
     def rows(self, arrays: dict[str, Any], client_ids: Sequence[str | None]) -> list[bytes]:

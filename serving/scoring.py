@@ -10,8 +10,6 @@ from features.bundle import StratifierModel
 from features.candidates import CANDIDATE_ID, validate_candidates
 from serving.encode import ResultEncoder
 
-__all__ = ["ResultEncoder", "score_rows"]
-
 
 def score_rows(model: StratifierModel, encoder: ResultEncoder, rows: list[Any],
                ) -> tuple[list[bytes], dict[int, dict[str, str]]]:

@@ -32,6 +32,7 @@ from features.candidates import CANDIDATE_ID, candidate_rows_type, candidate_sch
 from serving.audit import AuditLog
 from serving.auth import bearer_token, fingerprint, token_matches
 from serving.config import ServiceSettings
+from serving.encode import ResultEncoder
 from serving.errors import UniformErrors
 from serving.limits import BodySizeLimit
 from serving.metadata import model_metadata
@@ -110,7 +111,6 @@ class ALSStratifier:
 
     def __init__(self) -> None:
         from serving.loader import bundled_model_uri, check_model_scores, load_for_serving
-        from serving.scoring import ResultEncoder
 
         # BentoML only shows WARNING and above for loggers it does not own; the served version must be visible.
         if logger.level == logging.NOTSET:
@@ -161,8 +161,6 @@ class ALSStratifier:
         )
         return request_id
 
-    def _score_rows(self, rows: list[Any]) -> tuple[list[bytes], dict[int, dict[str, str]]]:
-        return score_rows(self.model, self.encoder, rows)
 
     def _unauthorised(self, ctx: bentoml.Context, endpoint: str, header: str | None, started: float) -> dict[str, Any]:
         """401 for a scoring call without a valid token; the refusal is audited too (with the presented token's
@@ -184,7 +182,7 @@ class ALSStratifier:
         header = ctx.request.headers.get("authorization")
         if not self.authorised(header):
             return self._unauthorised(ctx, "score", header, started)
-        encoded, errors = self._score_rows([candidate])
+        encoded, errors = score_rows(self.model, self.encoder, [candidate])
         rejected = len(errors)
         status = 400 if rejected else 200
         ctx.response.status_code = status
@@ -208,7 +206,7 @@ class ALSStratifier:
             self._audit("score_batch", header, started, 0, len(candidates), [], 413)
             return {"error": {"field": "candidates", "message": f"batch of {len(candidates)} rows exceeds the "
                               f"maximum of {self.settings.max_batch}"}}
-        encoded, errors = self._score_rows(candidates)
+        encoded, errors = score_rows(self.model, self.encoder, candidates)
         request_id = self._audit("score_batch", header, started, len(candidates) - len(errors), len(errors),
                                  self._ids(candidates), 200)
         ctx.response.headers["X-Request-ID"] = request_id

@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -216,19 +215,6 @@ def _column_warnings(columns: Sequence[str]) -> list[str]:
     return notes
 
 
-def _write_csv(frame: pd.DataFrame, out: Path) -> None:
-    """Write through a temporary file in the same folder, so a failed run never leaves half a scores file."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def score(
     input: Annotated[Path, typer.Option(help="Candidates as CSV or Parquet (one row per candidate; header = "
                                              "candidate field names, optional candidate_id).")],
@@ -253,7 +239,10 @@ def score(
         with progress_callback(err_console, f"scoring {len(rows)} candidates", total=len(rows),
                                enabled=len(rows) >= PROGRESS_MIN_ROWS) as advance:
             result = score_rows(loaded.model, rows, advance=advance)
-        _write_csv(result, out)
+        from features.atomic import atomic_write
+
+        # a failed run never leaves half a scores file
+        atomic_write(out, result.to_csv, index=False)
         rejected = int(result["error_field"].notna().sum())
         console.print(f"scored {len(result)} rows with {loaded.name or 'model'} version "
                       f"{loaded.version or loaded.model.model_version} (run {loaded.run_id}): "
