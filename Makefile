@@ -33,7 +33,7 @@ lock: | $(BIN)/uv ## re-resolve requirements.lock (dev group included) and its s
 		-o requirements-serving.lock -q
 
 demo: install ## simulate a cohort, build it, train, promote, serve and score over HTTP (end to end)
-	$(BIN)/python -m training.demo --out $(DEMO_DIR)
+	$(BIN)/python -m training.cli.demo --out $(DEMO_DIR)
 
 # The audit report test renders HTML in headless Chromium (Debian's package). As root (CI), install it when missing;
 # elsewhere the test says it is skipped and why.
@@ -50,9 +50,10 @@ test: install browser ## the full test suite (what CI runs)
 test-fast: install ## tests without the slow (training/server) ones
 	$(BIN)/python -m pytest -q -m "not slow"
 
-lint: install ## ruff + mypy
+lint: install ## ruff + mypy + the import contract (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install ## apply ruff's safe fixes (import sorting); the code keeps its hand-wrapped 120-column style
 	$(BIN)/ruff check --fix .
@@ -64,7 +65,7 @@ serve: install ## serve the champion model over HTTP on port 3000 (needs ALSSTRA
 	$(BIN)/alsstrat serve --port 3000
 
 bento: install ## build a self-contained Bento with the champion model frozen in it
-	$(BIN)/python -m training.bento
+	$(BIN)/python -m serving.bento
 
 clean: ## remove build outputs and demo data (keeps .venv and mlruns)
 	rm -rf out build dist .pytest_cache .ruff_cache .mypy_cache

@@ -1,4 +1,4 @@
-"""Benchmark of stage 1 assembly: time and peak memory of :func:`features.cohort.build_cohort` at scale.
+"""Benchmark of stage 1 assembly: time and peak memory of :func:`features.cohort.assemble.build_cohort` at scale.
 
 The default size is the project's target: 10,000 patients, 400,000 visit rows and 1,000,000 biomarker rows,
 assembled in under 30 s and under 2 GB peak resident memory. The raw tables come from a seeded generator
@@ -192,7 +192,7 @@ def run(
         Sizes, ``generate_s``, ``build_cohort_s`` (and ``validate_s``), peak RSS in MB after generation and
         after assembly, and whether the targets (< 30 s, < 2048 MB) were met.
     """
-    from features.cohort import build_cohort
+    from features.cohort.assemble import build_cohort
 
     t0 = time.perf_counter()
     tables = make_raw_tables(n_patients, n_visits, n_biomarkers, seed)

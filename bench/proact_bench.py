@@ -10,7 +10,7 @@ depends on what else the machine runs; the CPU time (all threads of the process)
 load-independent figure:
 
 1. generate the export with :func:`bench.make_proact.make_proact_export` (skipped with ``--input``);
-2. :func:`features.proact.load_proact` alone;
+2. :func:`features.sources.proact.load.load_proact` alone;
 3. the CLI command ``alsstrat cohort --source proact`` end to end.
 
 Run ``python -m bench.proact_bench`` (``--help`` for options).
@@ -47,7 +47,7 @@ def _generate(folder: str, n_patients: int, seed: int, out: Any) -> None:
 
 def _time_load(folder: str, out: Any) -> None:
     start = time.perf_counter()
-    from features.proact import load_proact
+    from features.sources.proact.load import load_proact
 
     imported = time.perf_counter()
     cpu = time.process_time()
@@ -67,7 +67,7 @@ def _time_load(folder: str, out: Any) -> None:
 
 def _time_cli(folder: str, target: str, out: Any) -> None:
     start = time.perf_counter()
-    from training.cli import app
+    from training.cli.app import app
 
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the command's summary table is not the benchmark's output

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from features.project import MODEL_NAME
 from serving.config import DEFAULT_PREDICT_THREADS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,7 +109,7 @@ def section_transform() -> str:
     import pandas as pd
 
     from features import spec as S
-    from features.derive import BaselineFeatures
+    from features.model.derive import BaselineFeatures
 
     step = BaselineFeatures().fit(pd.DataFrame([CANDIDATE], columns=list(S.BASELINE_NAMES)))
     frame = pd.DataFrame([CANDIDATE], columns=list(S.BASELINE_NAMES))
@@ -163,12 +164,12 @@ def section_serving(work: Path) -> str:
     env.pop("MLFLOW_TRACKING_URI", None)
     timed_process([str(BIN / "alsstrat"), "train", "--config", str(home / "config.yaml")], env=env,
                   log=home / "train.log")
-    uri = "models:/als-stratifier/1"
+    uri = f"models:/{MODEL_NAME}/1"
     tracking = f"sqlite:///{home / 'mlruns' / 'mlflow.db'}"
 
     # In-process floor: the same bundle, no HTTP.
     os.environ["ALSSTRAT_HOME"] = str(home)
-    from features.pyfunc import load_stratifier
+    from features.model.pyfunc import load_stratifier
 
     model = load_stratifier(uri).model
     import pandas as pd

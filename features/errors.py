@@ -52,3 +52,8 @@ class FeatureDataError(ValueError):
 
 def context_title(context: str) -> str:
     return context[:1].upper() + context[1:]
+
+
+class UserInputError(Exception):
+    """A user-facing input problem that is not a data-contract violation (bad path, unknown format, a model URI
+    that does not resolve...). Command lines answer it with exit 2 and the message."""

@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_MODEL_URI = "models:/als-stratifier@champion"
+from features.project import CHAMPION_URI, repository_root
+
+DEFAULT_MODEL_URI = CHAMPION_URI
 DEFAULT_PREDICT_THREADS = 2
 
 WORKER_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
@@ -65,7 +67,7 @@ class ServiceSettings:
         short = [t for t in tokens if len(t) < 16]
         if short:
             raise ServiceConfigError(f"{len(short)} API token(s) shorter than 16 characters; use long random tokens")
-        home = Path(env.get("ALSSTRAT_HOME") or Path(__file__).resolve().parents[1])
+        home = Path(env["ALSSTRAT_HOME"]) if env.get("ALSSTRAT_HOME") else repository_root()
         return cls(
             model_uri=env.get("ALSSTRAT_MODEL_URI", DEFAULT_MODEL_URI),
             tokens=tuple(tokens),

@@ -4,7 +4,7 @@ Building one nested dict per candidate (six dicts, five explanation entries) and
 14 ms per 1,000 candidates, a third of a batch's time in the service. Here orjson serialises the numbers of the
 whole batch in one call on a numpy matrix. That gives the shortest round-trip form of each float64, exactly as
 it would for the same Python floats. Each row's object is then filled into a byte template. The result is the same
-JSON as ``orjson.dumps`` of :meth:`features.bundle.StratifierModel.predict_records` with the client's
+JSON as ``orjson.dumps`` of :meth:`features.model.bundle.StratifierModel.predict_records` with the client's
 ``candidate_id`` first (a test compares the two).
 """
 
@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from features.bundle import SURVIVAL_HORIZONS_MONTHS, StratifierModel
+from features.model.bundle import SURVIVAL_HORIZONS_MONTHS, StratifierModel
+from features.project import MODEL_NAME
 
 SLOPE_UNIT = "ALSFRS-R points/month"
 
@@ -29,7 +30,7 @@ class ResultEncoder:
         self.n_subtypes = len(labels)
         self.subtype_names = {s.label: orjson.dumps(s.name) for s in model.subtype.subtypes}
         self.features = np.array([orjson.dumps(n) for n in model.feature_names], dtype=object)
-        model_json = orjson.dumps({"name": model.metadata.get("model_name", "als-stratifier"),
+        model_json = orjson.dumps({"name": model.metadata.get("model_name", MODEL_NAME),
                                         "version": model.model_version, "run_id": model.metadata.get("run_id")})
         k = min(model.top_features, len(model.feature_names))
         probabilities = b",".join(b'"%d":%%s' % label for label in labels)

@@ -1,8 +1,8 @@
 """Where the served model comes from: the MLflow registry, or a model frozen into a built Bento.
 
-``ALSSTRAT_MODEL_URI`` takes any URI :func:`features.pyfunc.load_stratifier` understands (``models:/name@alias``,
+``ALSSTRAT_MODEL_URI`` takes any URI :func:`features.model.pyfunc.load_stratifier` understands (``models:/name@alias``,
 ``models:/name/N``, ``runs:/...``) or ``bento:<name>:<version>``, a model imported into the BentoML model store by
-``python -m training.bento``. A Bento built that way records its model tag as the Bento argument
+``python -m serving.bento``. A Bento built that way records its model tag as the Bento argument
 :data:`BENTO_MODEL_ARG`, so when ALSSTRAT_MODEL_URI is unset the Bento serves its own frozen copy and needs no
 registry at run time.
 """
@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from features.project import MODEL_NAME
+
 if TYPE_CHECKING:
-    from features.pyfunc import LoadedModel
+    from features.model.pyfunc import LoadedModel
 
 BENTO_PREFIX = "bento:"
-BENTO_MODEL_NAME = "als-stratifier"
+BENTO_MODEL_NAME = MODEL_NAME
 """Name of the stratifier in the BentoML model store."""
 BENTO_MODEL_ARG = "alsstrat_model"
 """Bento argument (``bentoml build --arg``) naming the BentoML model tag a built Bento serves."""
@@ -46,7 +48,7 @@ def load_for_serving(uri: str) -> LoadedModel:
     ----------
     uri : str
         ``bento:<name>:<version>`` for the BentoML model store (no MLflow registry needed), anything else is
-        handed to :func:`features.pyfunc.load_stratifier`.
+        handed to :func:`features.model.pyfunc.load_stratifier`.
 
     Raises
     ------
@@ -56,7 +58,7 @@ def load_for_serving(uri: str) -> LoadedModel:
         The model is not an alsstrat stratifier.
     """
     if not uri.startswith(BENTO_PREFIX):
-        from features.pyfunc import load_stratifier
+        from features.model.pyfunc import load_stratifier
 
         return load_stratifier(uri)
     return _load_bento_model(uri.removeprefix(BENTO_PREFIX))
@@ -66,7 +68,7 @@ def _load_bento_model(tag: str) -> LoadedModel:
     import bentoml
     import mlflow
 
-    from features.pyfunc import LoadedModel, StratifierPyfunc, check_spec_compatible
+    from features.model.pyfunc import LoadedModel, StratifierPyfunc, check_spec_compatible
 
     bento_model = bentoml.models.get(tag)
     meta = bento_model.info.metadata
@@ -82,7 +84,7 @@ def _load_bento_model(tag: str) -> LoadedModel:
     check_spec_compatible(model, f"{BENTO_PREFIX}{bento_model.tag}")
     model.model_version = version if version is not None else f"run:{model.metadata.get('run_id', 'unknown')}"
     return LoadedModel(model=model, uri=f"{BENTO_PREFIX}{bento_model.tag}",
-                       name=str(meta.get("registry_name") or model.metadata.get("model_name") or "als-stratifier"),
+                       name=str(meta.get("registry_name") or model.metadata.get("model_name") or MODEL_NAME),
                        version=version, run_id=str(meta.get("run_id") or model.metadata.get("run_id")))
 
 

@@ -6,9 +6,10 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from features import spec as S
+from features.project import MODEL_NAME
 
 if TYPE_CHECKING:
-    from features.pyfunc import LoadedModel
+    from features.model.pyfunc import LoadedModel
     from serving.config import ServiceSettings
 
 KEY_METRICS = ("test_slope_rmse", "baseline_slope_rmse", "test_slope_interval_coverage_80", "test_survival_cindex",
@@ -31,11 +32,11 @@ def model_metadata(loaded: LoadedModel, settings: ServiceSettings) -> dict[str, 
     meta = loaded.model.metadata
     metrics = meta.get("metrics", {})
     return {
-        "name": loaded.name or meta.get("model_name", "als-stratifier"),
+        "name": loaded.name or meta.get("model_name", MODEL_NAME),
         "version": loaded.version or loaded.model.model_version,
         "run_id": loaded.run_id,
         "model_uri": settings.model_uri,
-        "model": {"name": loaded.name or meta.get("model_name", "als-stratifier"),
+        "model": {"name": loaded.name or meta.get("model_name", MODEL_NAME),
                   "version": loaded.version or loaded.model.model_version, "run_id": loaded.run_id},
         "training_data_hash": meta.get("data_hash"),
         "training_source": meta.get("source"),

@@ -6,8 +6,8 @@ from typing import Any
 
 import orjson
 
-from features.bundle import StratifierModel
 from features.candidates import CANDIDATE_ID, validate_candidates
+from features.model.bundle import StratifierModel
 from serving.encode import ResultEncoder
 
 

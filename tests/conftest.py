@@ -7,6 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.servers import served_model
+
+__all__ = ["served_model"]  # the session-wide trained model, shared by every test module that needs one
+
 REPO = Path(__file__).resolve().parents[1]
 DREAM_DIR = REPO.parent / "shared" / "data" / "dream2012"
 

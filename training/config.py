@@ -9,6 +9,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from features.project import MODEL_NAME
+
 DEFAULT_CONFIG = "default.yaml"
 
 
@@ -41,7 +43,7 @@ class SubtypeConfig(Strict):
 
     features: tuple[str, ...] = Field(
         ("ln_nfl_blood_pg_ml", "ln_lcn2_blood_ng_ml", "dfrs_pre_slope_points_per_month"),
-        description="Outputs of features.derive.BaselineFeatures used for clustering.",
+        description="Outputs of features.model.derive.BaselineFeatures used for clustering.",
     )
     k_min: int = Field(2, ge=1)
     k_max: int = Field(5, le=12)
@@ -113,8 +115,8 @@ class EvaluationConfig(Strict):
 class TrainConfig(Strict):
     """The whole training job; logged in full with every run."""
 
-    experiment: str = "als-stratifier"
-    model_name: str = "als-stratifier"
+    experiment: str = MODEL_NAME
+    model_name: str = MODEL_NAME
     data: DataConfig = DataConfig()
     split: SplitConfig = SplitConfig()
     subtype: SubtypeConfig = SubtypeConfig()

@@ -1,6 +1,6 @@
 """MLflow glue for training: experiments, run provenance tags, the model signature generated from the spec.
 
-Where the store is lives in :mod:`features.store` (shared with serving).
+Where the store is lives in :mod:`features.project` (shared with serving).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
 from features import spec as S
-from features.store import configure_tracking, default_tracking_uri, project_home
+from features.project import configure_tracking, default_tracking_uri, project_home, repository_root
 
 __all__ = ["configure_tracking", "default_tracking_uri", "project_home"]
 
@@ -50,7 +50,7 @@ def ensure_experiment(name: str) -> str:
 
 def git_state() -> dict[str, str]:
     """Commit and dirty flag of the working tree this code runs from ('unknown' outside git)."""
-    home = Path(__file__).resolve().parents[1]
+    home = repository_root()
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=home, capture_output=True, text=True, check=True,
                                 timeout=10).stdout.strip()

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from features import spec as S
 from features.contracts import validate_tables
 from features.errors import FeatureDataError
-from features.io import load_native, write_tables
-from training.cli import app
+from features.sources.native import load_native, write_tables
+from training.cli.app import app
 
 
 def good_tables() -> dict[str, pd.DataFrame]:

@@ -1,4 +1,4 @@
-"""``python -m training.bento`` (``make bento``): a Bento with the champion frozen in it, served with no registry."""
+"""``python -m serving.bento`` (``make bento``): a Bento with the champion frozen in it, served with no registry."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.serving.conftest import GOOD, TOKEN, ServedModel, free_port, running, store_env, wait_ready
+from tests.servers import GOOD, TOKEN, ServedModel, free_port, running, store_env, wait_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.mlflow, pytest.mark.http]
 
@@ -34,7 +34,7 @@ def bentoml_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def built(served_model: ServedModel, bentoml_home: Path) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "training.bento", "--json"],
+    done = subprocess.run([sys.executable, "-m", "serving.bento", "--json"],
                           env=_clean_env(**store_env(served_model), BENTOML_HOME=str(bentoml_home)),
                           capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -114,7 +114,7 @@ def test_built_bento_serves_its_frozen_model_without_a_registry(bento_server: tu
 def test_build_refuses_what_is_not_a_registered_version(served_model: ServedModel, monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str], uri: str,
                                                         message: str) -> None:
-    from training.bento import main
+    from serving.bento import main
 
     for key, value in store_env(served_model).items():
         monkeypatch.setenv(key, value)
@@ -126,7 +126,7 @@ def test_build_refuses_a_model_the_packed_code_cannot_run(served_model: ServedMo
                                                           monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     import features.spec
-    from training.bento import main
+    from serving.bento import main
 
     for key, value in store_env(served_model).items():
         monkeypatch.setenv(key, value)

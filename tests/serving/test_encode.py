@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from features import spec as S
-from features.bundle import StratifierModel
+from features.model.bundle import StratifierModel
 from serving.encode import ResultEncoder
 
 
 @pytest.fixture(scope="module")
 def model(served_model: Any) -> StratifierModel:
-    from features.pyfunc import load_stratifier
+    from features.model.pyfunc import load_stratifier
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ALSSTRAT_HOME", str(served_model.home))
@@ -27,9 +27,9 @@ def model(served_model: Any) -> StratifierModel:
 
 @pytest.fixture(scope="module")
 def records() -> list[dict[str, Any]]:
-    from features.cohort import build_cohort
+    from features.cohort.assemble import build_cohort
     from features.contracts import validate_tables
-    from features.simulate import load_scenario, simulate_cohort
+    from features.simulate.generate import load_scenario, simulate_cohort
 
     tables = validate_tables(simulate_cohort(n_patients=120, seed=31, scenario=load_scenario("default")))
     frame = build_cohort(tables, source="synthetic").table[list(S.BASELINE_NAMES)]

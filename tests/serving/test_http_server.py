@@ -19,15 +19,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.serving.conftest import GOOD, TOKEN, ServedModel, free_port, running, store_env, wait_ready
+from tests.servers import GOOD, TOKEN, ServedModel, free_port, running, store_env, wait_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.mlflow, pytest.mark.http]
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 REPO = Path(__file__).resolve().parents[2]
 SCHEMATHESIS_EXAMPLES = 25  # per operation and generation mode: enough to find a 5xx, small enough for ~30 s
-# What the `alsstrat` console script runs (``python -m training.cli`` would import the CLI module twice).
-ALSSTRAT = [sys.executable, "-c", "from training.cli import app; app()"]
+# What the `alsstrat` console script runs (``python -m training.cli.app`` would import the CLI module twice).
+ALSSTRAT = [sys.executable, "-c", "from training.cli.app import app; app()"]
 
 
 def _env(model: ServedModel, **extra: str) -> dict[str, str]:
@@ -84,7 +84,7 @@ def test_bentoml_serve_itself_refuses_to_start_without_tokens(served_model: Serv
 def test_insecure_demo_is_announced_loudly(served_model: ServedModel, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from training.cli import app
+    from training.cli.app import app
 
     for key, value in _env(served_model).items():
         monkeypatch.setenv(key, value)
@@ -195,7 +195,7 @@ def test_serve_refuses_a_model_trained_with_another_feature_spec(served_model: S
     from typer.testing import CliRunner
 
     import features.spec
-    from training.cli import app
+    from training.cli.app import app
 
     for key, value in _env(served_model, ALSSTRAT_API_TOKENS=TOKEN).items():
         monkeypatch.setenv(key, value)

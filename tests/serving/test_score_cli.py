@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from features import spec as S
-from tests.serving.conftest import GOOD, ServedModel, store_env
-from training.cli import app
+from tests.servers import GOOD, ServedModel, store_env
+from training.cli.app import app
 
 pytestmark = [pytest.mark.slow, pytest.mark.mlflow]
 
@@ -84,7 +84,7 @@ def test_csv_rows_are_all_written_in_order_with_row_errors(store: ServedModel, t
 
 
 def test_file_scores_equal_the_service_path(store: ServedModel, tmp_path: Path) -> None:
-    from features.pyfunc import load_stratifier
+    from features.model.pyfunc import load_stratifier
 
     src = tmp_path / "one.csv"
     src.write_text(",".join(GOOD) + "\n" + ",".join(str(v).lower() for v in GOOD.values()) + "\n")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from features import spec as S
-from tests.serving.conftest import GOOD, TOKEN, ServedModel, store_env
+from tests.servers import GOOD, TOKEN, ServedModel, store_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.mlflow]
 
@@ -347,7 +347,7 @@ def test_audit_log_has_one_line_per_request_and_no_secrets(client: Any, audit_lo
 def test_a_model_that_cannot_score_fails_the_start_not_every_request() -> None:
     from types import SimpleNamespace
 
-    from features.pyfunc import LoadedModel
+    from features.model.pyfunc import LoadedModel
     from serving.loader import IncompatibleModel, check_model_scores
 
     def broken(records: Any) -> Any:

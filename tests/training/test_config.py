@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from training.config import BoosterParams, TrainConfig, TuningConfig, load_config
-from training.progression import suggest
+from training.fit.progression import suggest
 
 
 @pytest.mark.parametrize(("config", "message"), [

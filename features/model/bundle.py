@@ -1,0 +1,376 @@
+"""The fitted model bundle: derived features -> subtype + slope quantiles + survival, in one object.
+
+This is stage 2 of the architecture: it takes cohort baseline fields (exactly what a screening visit collects)
+and returns every prediction. It lives in ``features`` (not ``training``) because serving must unpickle and run
+it without importing the training code. Training builds the components; this module only predicts.
+
+Two entry points share one array path, so they cannot drift apart:
+
+* :meth:`StratifierModel.predict_frame` — a DataFrame of baseline fields (batch, pyfunc, CLI scoring);
+* :meth:`StratifierModel.predict_records` — plain dicts, no pandas (nested result dicts; the HTTP service encodes
+  the same shape straight from :meth:`StratifierModel.predict_arrays`, see ``serving/encode.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from scipy import special
+from sklearn.mixture import GaussianMixture
+
+from features import spec as S
+from features.model.derive import BaselineFeatures
+from features.model.forest import CompiledForest, UnsupportedBooster
+from features.project import MODEL_NAME
+
+logger = logging.getLogger(__name__)
+logger.addHandler(logging.NullHandler())
+
+SURVIVAL_HORIZONS_MONTHS = (12, 24, 36)
+RISK_GROUP_NAMES = ("lowest", "low", "intermediate", "high", "highest")
+SMALL_BATCH_ROWS = 16
+"""Batches up to this many rows walk the compiled forest (numpy); larger ones call XGBoost (its fixed per-call
+cost is amortised there). Measured crossover on the default model: between 16 and 64 rows."""
+
+
+@dataclass
+class SubtypeInfo:
+    """A subtype as shipped inside the model: its label, name, description and training profile."""
+
+    label: int
+    name: str
+    description: str
+    profile: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SubtypeComponent:
+    """Gaussian mixture on standardised derived features (missing values filled with training medians).
+
+    Attributes
+    ----------
+    columns : ndarray of int
+        Positions of the clustering features in the derived-feature matrix.
+    fill, center, scale : ndarray
+        Training medians (for missing values), means and standard deviations of those features.
+    gmm : GaussianMixture
+        The fitted mixture; component ``k`` is subtype label ``k``.
+    subtypes : list of SubtypeInfo
+        One per component, in label order.
+    """
+
+    columns: np.ndarray
+    fill: np.ndarray
+    center: np.ndarray
+    scale: np.ndarray
+    gmm: GaussianMixture
+    subtypes: list[SubtypeInfo]
+
+    def standardise(self, z: np.ndarray) -> np.ndarray:
+        x = z[:, self.columns]
+        x = np.where(np.isnan(x), self.fill, x)
+        return (x - self.center) / self.scale
+
+    def probabilities(self, z: np.ndarray) -> np.ndarray:
+        """Membership probabilities, shape (n, K); rows sum to 1.
+
+        Computed directly from the fitted mixture's means, weights and precision Cholesky factors: the same
+        numbers as ``gmm.predict_proba`` (a test checks it) without scikit-learn's per-call validation, which costs
+        more than the arithmetic for one candidate.
+        """
+        x = self.standardise(z)
+        gmm = self.gmm
+        if gmm.covariance_type != "full":
+            return np.asarray(gmm.predict_proba(x))
+        chol = gmm.precisions_cholesky_  # (K, F, F)
+        # log N(x | mean_k, cov_k) = -0.5 * (F ln 2 pi + |(x - mean_k) chol_k|^2) + ln det chol_k, for all k at once
+        y = np.matmul(x[None, :, :] - gmm.means_[:, None, :], chol)  # (K, n, F)
+        log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+        const = -0.5 * x.shape[1] * np.log(2 * np.pi) + log_det + np.log(gmm.weights_)
+        log_prob = (const[:, None] - 0.5 * (y * y).sum(axis=2)).T
+        log_prob -= log_prob.max(axis=1, keepdims=True)
+        prob = np.exp(log_prob)
+        return np.asarray(prob / prob.sum(axis=1, keepdims=True))
+
+
+@dataclass
+class SlopeComponent:
+    """XGBoost quantile regression of the ALSFRS-R slope (points/month): a median model and a tails model.
+
+    ``median`` predicts the 0.5 quantile and carries the explanations; ``tails`` predicts the (lo, hi) quantiles.
+    ``margin`` (points/month) widens (or narrows, if negative) the raw interval symmetrically: the split-conformal
+    correction learned from out-of-fold training residuals (conformalised quantile regression, Romano et al. 2019),
+    so the interval's coverage is calibrated rather than assumed.
+    """
+
+    median: xgb.Booster
+    tails: xgb.Booster
+    quantiles: tuple[float, float, float]
+    margin: float = 0.0
+
+    def predict(self, dm: xgb.DMatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(p10, median, p90) in points/month."""
+        p10, p50, p90, _ = self.predict_with_contributions(dm)
+        return p10, p50, p90
+
+    def predict_with_contributions(self, dm: xgb.DMatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(p10, median, p90, contributions): the interval and the median's per-feature contributions.
+
+        The median is the sum of its contributions (bias included), which is what the booster predicts (the
+        quantile objective has an identity link), so one pass through the median trees gives both.
+        """
+        contrib = self.contributions(dm)
+        p50 = contrib.sum(axis=1)
+        tails = np.asarray(self.tails.predict(dm, validate_features=False), dtype=float).reshape(-1, 2)
+        lo, hi = self.interval(p50, tails)
+        return lo, p50, hi, contrib
+
+    def interval(self, p50: np.ndarray, tails: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(p10, p90) from the median and the tails model's two quantiles, with the conformal margin applied."""
+        # Independently grown quantile trees can cross; the interval always contains the median.
+        lo = np.minimum(tails.min(axis=1), p50) - self.margin
+        hi = np.maximum(tails.max(axis=1), p50) + self.margin
+        return np.minimum(lo, p50), np.maximum(hi, p50)
+
+    def contributions(self, dm: xgb.DMatrix) -> np.ndarray:
+        """Per-feature contributions (points/month) to the median prediction; the last column is the bias.
+
+        Path-based (Saabas) attributions, XGBoost's ``approx_contribs``: like SHAP values they add up exactly to
+        the prediction, but they cost about a sixth of exact TreeSHAP, which keeps batch scoring fast.
+        """
+        return np.asarray(self.median.predict(dm, pred_contribs=True, approx_contribs=True, validate_features=False),
+                          dtype=float)
+
+
+@dataclass
+class SurvivalComponent:
+    """XGBoost accelerated-failure-time model: log T = mu(x) + sigma * eps, with eps ~ ``distribution``.
+
+    Survival from day 0 in months: S(t | x) = 1 - F((ln t - mu) / sigma); the median is exp(mu). Risk groups
+    cut -mu at training-set quantiles (group 1 = lowest risk).
+    """
+
+    booster: xgb.Booster
+    distribution: str
+    sigma: float
+    risk_cutpoints: np.ndarray
+
+    def mu(self, dm: xgb.DMatrix) -> np.ndarray:
+        return np.asarray(self.booster.predict(dm, output_margin=True, validate_features=False),
+                          dtype=float).reshape(-1)
+
+    def survival_at(self, mu: np.ndarray, months: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Survival probabilities, shape (n, len(months)); non-increasing in time by construction."""
+        t = np.asarray(months, dtype=float)
+        z = (np.log(np.maximum(t, 1e-9))[None, :] - mu[:, None]) / self.sigma
+        return 1.0 - _cdf(self.distribution, z)
+
+    def risk_group(self, mu: np.ndarray) -> np.ndarray:
+        """1 (lowest risk) .. len(cutpoints) + 1 (highest risk)."""
+        return np.searchsorted(self.risk_cutpoints, -mu, side="right") + 1
+
+
+def _cdf(distribution: str, z: np.ndarray) -> np.ndarray:
+    if distribution == "normal":
+        return np.asarray(special.ndtr(z))
+    if distribution == "logistic":
+        return np.asarray(special.expit(z))
+    if distribution == "extreme":
+        return 1.0 - np.exp(-np.exp(z))
+    raise ValueError(f"unknown AFT distribution {distribution!r}")
+
+
+@dataclass
+class StratifierModel:
+    """The whole fitted model: ``features`` -> (``subtype``, ``slope``, ``survival``) plus metadata.
+
+    ``metadata`` holds the run id, training-data hash, spec hash, ALSFRS scale and key metrics. ``model_version``
+    is the registry version; it is not known when the model is logged, so loaders set it (see
+    :func:`features.model.pyfunc.load_stratifier`).
+    """
+
+    features: BaselineFeatures
+    subtype: SubtypeComponent
+    slope: SlopeComponent
+    survival: SurvivalComponent
+    metadata: dict[str, Any] = field(default_factory=dict)
+    top_features: int = 5
+    model_version: str = "unregistered"
+
+    # ------------------------------------------------------------------ inputs
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the derived features (the explanation's vocabulary); computed once per loaded model."""
+        if "_feature_names" not in self.__dict__:
+            self.__dict__["_feature_names"] = [str(n) for n in self.features.get_feature_names_out()]
+        names: list[str] = self.__dict__["_feature_names"]
+        return names
+
+    def _frame_input(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Baseline columns in spec order; optional columns absent from ``frame`` become explicit missing."""
+        missing_required = [c for c in S.REQUIRED_FOR_SCORING if c not in frame.columns]
+        if missing_required:
+            raise ValueError(f"{len(missing_required)} required fields are missing from data: {missing_required}")
+        out = frame.reindex(columns=list(S.BASELINE_NAMES))
+        return out
+
+    # ------------------------------------------------------------------ predictions
+    def _compiled_forest(self) -> CompiledForest | None:
+        """The three boosters compiled for small batches (built on first use; None when not compilable)."""
+        if "_forest" not in self.__dict__:
+            try:
+                self.__dict__["_forest"] = CompiledForest.from_boosters(
+                    [self.slope.median, self.slope.tails, self.survival.booster], explain=0)
+            except UnsupportedBooster as exc:
+                logger.warning("small-batch path disabled, XGBoost predicts every batch: %s", exc)
+                self.__dict__["_forest"] = None
+        forest: CompiledForest | None = self.__dict__["_forest"]
+        return forest
+
+    def set_predict_threads(self, threads: int) -> None:
+        """Threads XGBoost may use for batches larger than :data:`SMALL_BATCH_ROWS` (default 1).
+
+        A serving setting, not part of the model: it is never pickled, and the boosters themselves stay
+        single-threaded (the count is applied around each large-batch call).
+        """
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        self.__dict__["_threads"] = threads
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Caches and the serving thread count are runtime state: never pickled with the model.
+        state = dict(self.__dict__)
+        for runtime in ("_forest", "_feature_names", "_threads"):
+            state.pop(runtime, None)
+        return state
+
+    def _xgboost_arrays(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(p10, p50, p90, contributions with bias, mu) from the boosters, with the serving thread count."""
+        threads = int(self.__dict__.get("_threads", 1))
+        boosters = (self.slope.median, self.slope.tails, self.survival.booster)
+        if threads != 1:
+            for booster in boosters:
+                booster.set_param({"nthread": threads})
+        try:
+            # One thread unless the server asked for more: building a DMatrix for a few rows with an OpenMP team
+            # costs 10+ ms on a busy machine, and small batches never reach here anyway.
+            dm = xgb.DMatrix(z, missing=np.nan, nthread=threads)
+            p10, p50, p90, contrib_bias = self.slope.predict_with_contributions(dm)
+            return p10, p50, p90, contrib_bias, self.survival.mu(dm)
+        finally:
+            if threads != 1:
+                for booster in boosters:
+                    booster.set_param({"nthread": 1})
+
+    def predict_arrays(self, z: np.ndarray) -> dict[str, Any]:
+        """All predictions for a derived-feature matrix ``z`` (rows = candidates)."""
+        proba = self.subtype.probabilities(z)
+        labels = np.array([s.label for s in self.subtype.subtypes])
+        chosen = labels[np.argmax(proba, axis=1)]
+        forest = self._compiled_forest() if z.shape[0] <= SMALL_BATCH_ROWS else None
+        if forest is not None:
+            margins, contrib_bias = forest.predict(z)
+            assert contrib_bias is not None
+            p50, mu = margins[:, 0], margins[:, 3]
+            p10, p90 = self.slope.interval(p50, margins[:, 1:3])
+        else:
+            p10, p50, p90, contrib_bias, mu = self._xgboost_arrays(z)
+        surv = self.survival.survival_at(mu, SURVIVAL_HORIZONS_MONTHS)
+        contrib = contrib_bias[:, :-1]
+        k = min(self.top_features, contrib.shape[1])
+        top = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :k]
+        return {
+            "proba": proba, "labels": labels, "chosen": chosen, "p10": p10, "p50": p50, "p90": p90,
+            "mu": mu, "surv": surv, "median": np.exp(mu), "risk_group": self.survival.risk_group(mu),
+            "contrib": contrib, "top": top,
+        }
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Predict for a DataFrame of baseline fields: one output row per input row, in input order.
+
+        Returns
+        -------
+        DataFrame
+            ``subtype_label``, ``subtype_name``, ``subtype_probability_<label>`` (one per subtype),
+            ``slope_median``/``slope_p10``/``slope_p90`` (ALSFRS-R points/month), ``survival_probability_<t>m``
+            for t = 12, 24, 36 months, ``median_survival_months`` (from day 0), ``risk_group`` (1 = lowest risk),
+            ``explanation`` (JSON list of the top features and their contributions to the median slope,
+            points/month) and ``model_version``.
+        """
+        x = self._frame_input(frame)
+        z = self.features.transform(x)
+        arrays = self.predict_arrays(z)
+        names = self.feature_names
+        out = pd.DataFrame(index=frame.index)
+        out["subtype_label"] = arrays["chosen"].astype(int)
+        name_of = {s.label: s.name for s in self.subtype.subtypes}
+        out["subtype_name"] = [name_of[int(lbl)] for lbl in arrays["chosen"]]
+        for j, lbl in enumerate(arrays["labels"]):
+            out[f"subtype_probability_{int(lbl)}"] = arrays["proba"][:, j]
+        out["slope_median"] = arrays["p50"]
+        out["slope_p10"] = arrays["p10"]
+        out["slope_p90"] = arrays["p90"]
+        for j, t in enumerate(SURVIVAL_HORIZONS_MONTHS):
+            out[f"survival_probability_{t}m"] = arrays["surv"][:, j]
+        out["median_survival_months"] = arrays["median"]
+        out["risk_group"] = arrays["risk_group"].astype(int)
+        out["explanation"] = [
+            json.dumps([{"feature": names[c], "contribution": round(float(arrays["contrib"][i, c]), 6)}
+                        for c in arrays["top"][i]])
+            for i in range(len(out))
+        ]
+        out["model_version"] = self.model_version
+        return out
+
+    def predict_records(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The same predictions as :meth:`predict_frame`, from plain dicts, no DataFrame.
+
+        Returns one nested dict per record, in the service's response shape (the service itself encodes that shape
+        from :meth:`predict_arrays` without building the dicts; a test checks the two agree byte for byte).
+        """
+        return self._results(self.predict_arrays(self.features.transform_records(records)))
+
+    def _results(self, arrays: dict[str, Any]) -> list[dict[str, Any]]:
+        """Nested result dicts (the service's response shape) from :meth:`predict_arrays` output."""
+        names = self.feature_names
+        name_of = {s.label: s.name for s in self.subtype.subtypes}
+        version = {"name": self.metadata.get("model_name", MODEL_NAME), "version": self.model_version,
+                   "run_id": self.metadata.get("run_id")}
+        # Convert whole arrays to Python lists once: per-element float() calls dominate for large batches.
+        labels = [str(int(lbl)) for lbl in arrays["labels"]]
+        chosen = arrays["chosen"].astype(int).tolist()
+        proba = arrays["proba"].tolist()
+        p10, p50, p90 = arrays["p10"].tolist(), arrays["p50"].tolist(), arrays["p90"].tolist()
+        surv = arrays["surv"].tolist()
+        median = arrays["median"].tolist()
+        risk = arrays["risk_group"].astype(int).tolist()
+        top_names = np.asarray(names, dtype=object)[arrays["top"]].tolist()
+        top_contrib = np.take_along_axis(arrays["contrib"], arrays["top"], axis=1).tolist()
+        horizons = [str(t) for t in SURVIVAL_HORIZONS_MONTHS]
+        unit = "ALSFRS-R points/month"
+        # One comprehension over zipped columns: no per-row indexing (this loop is most of a large batch's cost).
+        return [
+            {
+                "subtype": {"label": c, "name": name_of[c], "probabilities": dict(zip(labels, pr, strict=True))},
+                "slope": {"median": mid, "p10": lo, "p90": hi, "unit": unit},
+                "survival": {"probability": dict(zip(horizons, sv, strict=True)), "median_months": md,
+                             "risk_group": rg},
+                "explanation": [{"feature": f, "contribution": v} for f, v in zip(tn, tc, strict=True)],
+                "model": version,
+            }
+            for c, pr, mid, lo, hi, sv, md, rg, tn, tc in zip(chosen, proba, p50, p10, p90, surv, median, risk,
+                                                              top_names, top_contrib, strict=True)
+        ]
+
+    def subtype_table(self) -> pd.DataFrame:
+        """Name, description and profile of every subtype (what the model card and metadata endpoint show)."""
+        rows = [{"label": s.label, "name": s.name, "description": s.description, **s.profile}
+                for s in self.subtype.subtypes]
+        return pd.DataFrame(rows)

@@ -1,0 +1,141 @@
+"""Model card: every TRIPOD+AI section, the LCN2 result in words, escaping, and the standing statements."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.evaluation import metrics as E
+from training.reports import model_card as M
+from training.reports import plots as P
+
+
+def _context(**overrides: object) -> M.ModelCardContext:
+    groups = {"sex": pd.Series(["male"] * 25 + ["female"] * 5)}
+    y = np.linspace(-2.0, 0.0, 30)
+    subgroup, _ = E.subgroup_metrics(groups, {"test_slope_rmse": lambda idx: float(np.std(y[idx]))}, min_size=20)
+    fields: dict[str, object] = {
+        "model_name": "als-stratifier", "model_version": "3", "run_id": "abc123", "data_source": "synthetic (seed 7)",
+        "data_content_hash": "f" * 64, "n_train": 1500, "n_test": 500, "n_train_slope": 1200, "n_test_slope": 400,
+        "n_train_events": 700, "n_test_events": 230,
+        "predictors": [("nfl_serum_pg_ml", "pg/mL", "Serum neurofilament light chain"),
+                       ("lcn2_plasma_ng_ml", "ng/mL", "Plasma lipocalin-2"), ("sex", "", "Sex")],
+        "generated_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "metrics": {"test_survival_cindex": (0.71, 0.68, 0.74), "test_slope_rmse": 0.42},
+        "baselines": {"clinical Cox": {"test_survival_cindex": 0.66}},
+        "subgroup_metrics": subgroup,
+        "calibration": {"test_slope_calibration_slope": 0.95},
+        "subtypes": [("fast, high NfL", 400, "Fast decline with high NfL"), ("slow", 1100, "Slow decline")],
+        "lcn2_added_cindex": (0.031, 0.012, 0.050),
+        "lcn2_added_slope_rmse": (0.01, -0.02, 0.03),
+    }
+    fields.update(overrides)
+    return M.ModelCardContext(**fields)  # type: ignore[arg-type]
+
+
+def test_every_tripod_heading_in_both_formats() -> None:
+    md, page = M.render_model_card(_context())
+    for heading in M.TRIPOD_SECTIONS:
+        assert f"## {heading}\n" in md
+        assert f"<h2>{html.escape(heading)}</h2>" in page
+    assert len(M.TRIPOD_SECTIONS) == len(set(M.TRIPOD_SECTIONS))
+
+
+def test_lcn2_sentence_when_ci_above_zero() -> None:
+    text = M.lcn2_added_value_sentence("cindex", (0.031, 0.012, 0.050))
+    assert text == ("Adding LCN2 changed the test C-index by +0.031 (95 % CI +0.012 to +0.050): in this cohort LCN2 "
+                    "carried prognostic information beyond NfL and clinical data (higher C-index with LCN2).")
+    md, page = M.render_model_card(_context())
+    assert "C-index by +0.031 (95 % CI +0.012 to +0.050): in this cohort LCN2 carried prognostic information" in md
+    assert "in this cohort LCN2 carried prognostic information beyond NfL and clinical data" in page
+
+
+def test_lcn2_sentence_when_ci_contains_zero() -> None:
+    text = M.lcn2_added_value_sentence("cindex", (0.004, -0.010, 0.018))
+    assert text.startswith("Adding LCN2 changed the test C-index by +0.004 (95 % CI -0.010 to +0.018): the CI "
+                           "includes 0, so in this cohort there is no evidence that LCN2 adds value")
+    md, _ = M.render_model_card(_context(lcn2_added_cindex=(0.004, -0.010, 0.018)))
+    assert "the CI includes 0, so in this cohort there is no evidence that LCN2 adds value" in md
+    assert "carried prognostic information" not in md
+
+
+def test_lcn2_sentence_for_slope_rmse_reports_the_change_in_rmse() -> None:
+    # lcn2_added_slope_rmse is RMSE(without) - RMSE(with): +0.05 means LCN2 lowered the error by 0.05.
+    helped = M.lcn2_added_value_sentence("slope_rmse", (0.05, 0.02, 0.08))
+    assert helped.startswith("Adding LCN2 changed the test RMSE of the ALSFRS-R slope by -0.050 points/month "
+                             "(95 % CI -0.080 to -0.020 points/month): in this cohort LCN2 carried prognostic")
+    hurt = M.lcn2_added_value_sentence("slope_rmse", (-0.05, -0.08, -0.02))
+    assert "made the prediction worse" in hurt
+    assert "includes 0" in M.lcn2_added_value_sentence("slope_rmse", (0.01, -0.02, 0.03))
+
+
+def test_lcn2_sentence_edge_cases() -> None:
+    assert "includes 0" in M.lcn2_added_value_sentence("cindex", (0.01, 0.0, 0.02))  # bound exactly 0
+    assert "made the prediction worse" in M.lcn2_added_value_sentence("cindex", (-0.03, -0.05, -0.01))
+    assert "not run" in M.lcn2_added_value_sentence("cindex", None)
+    assert "could not be estimated" in M.lcn2_added_value_sentence("cindex", (0.01, float("nan"), float("nan")))
+    assert "90 % CI" in M.lcn2_added_value_sentence("cindex", (0.03, 0.01, 0.05), confidence=0.9)
+    assert "simulator's LCN2 assumptions" in M.lcn2_added_value_sentence("cindex", (0.03, 0.01, 0.05), synthetic=True)
+
+
+def test_values_are_escaped() -> None:
+    evil = "<script>alert('x')</script>"
+    ctx = _context(model_name=evil, predictors=[("lcn2_plasma_ng_ml", "ng/mL", evil)], data_source="native | " + evil)
+    md, page = M.render_model_card(ctx)
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+    assert "<script>" not in md
+    assert r"\<script\>" in md
+    assert r"native \| " in md  # a pipe in a value cannot break a Markdown table
+
+
+@pytest.mark.parametrize("source", ["synthetic (seed 1)", "proact: /data/export"])
+def test_standing_statements_always_present(source: str) -> None:
+    # Even a caller that replaces the limitations and out-of-scope lists cannot drop them.
+    md, page = M.render_model_card(_context(data_source=source, limitations=(), out_of_scope=()))
+    for text in (md, page):
+        assert "unvalidated hypothesis" in text
+        assert "say nothing about how the model performs in real patients" in text
+        assert "Not for individual clinical decisions" in text
+    assert ("trained and evaluated on synthetic (simulated) patients only" in md) == source.startswith("synthetic")
+
+
+def test_html_is_self_contained_with_embedded_figure() -> None:
+    png = P.figure_png(P.importance_plot(["a", "b"], [0.2, 0.1]))
+    md, page = M.render_model_card(_context(figures={"Feature importance": png}))
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<style>" in page
+    assert 'src="data:image/png;base64,' in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    assert "<link" not in page
+    assert "<script" not in page
+    assert "Feature importance (PNG, embedded in the HTML card)" in md
+
+
+def test_figures_must_be_png() -> None:
+    with pytest.raises(ValueError, match="figure 'x' is not a PNG image"):
+        _context(figures={"x": b"<svg/>"})
+
+
+def test_counts_are_checked() -> None:
+    with pytest.raises(ValueError, match="n_test_events=600 exceeds n_test=500"):
+        _context(n_test_events=600)
+
+
+def test_tables_show_metrics_baselines_subgroups_and_subtypes() -> None:
+    md, _ = M.render_model_card(_context())
+    assert "| test_survival_cindex | 0.710 | 0.680 to 0.740 |" in md
+    assert "| metric | als-stratifier | clinical Cox |" in md
+    assert "| test_survival_cindex | 0.710 | 0.660 |" in md
+    # sex=female has 5 < 20 patients: its size is shown and its metric is not evaluated.
+    assert "| sex | female | 5 | n/a |" in md
+    assert "| sex | male | 25 |" in md
+    assert "| fast, high NfL | 400 | Fast decline with high NfL |" in md
+    assert "| nfl_serum_pg_ml | pg/mL | Serum neurofilament light chain |" in md
+    assert "| sex | - | Sex |" in md
+    assert "2026-01-02T03:04:05+00:00" in md

@@ -1,0 +1,800 @@
+"""DREAM-2012 external benchmark: the slope model on 1,822 real PRO-ACT patients, scored once on the official 625.
+
+The DREAM-Phil Bowen ALS Prediction Prize4Life (Küffner et al., Nat Biotechnol 2015;33:51-57) asks for the ALSFRS
+slope over months 3-12 (points/month, legacy 0-40 scale) from the first 3 months of trial data, scored by RMSD and
+Pearson r on 625 validation patients. The procedure here (``docs/benchmarks.md``):
+ 1. Read the feature table with the project's importer (:func:`features.sources.dream2012.load_dream2012`): cohort
+fields,
+   not DREAM's 369 columns. Train on ``split == "train"`` (1,197) only.
+2. Derive the model matrix with :class:`features.model.derive.BaselineFeatures` (``alsfrs_scale_max=40``), fitted on the
+   training patients: the same transformer as training and serving.
+3. Tune the XGBoost slope model with the project's Optuna search (:func:`training.fit.progression.tune`, the project's
+   default parameters as trial 0) by grouped 5-fold cross-validation inside the training patients.
+4. Fit on all training patients and predict the 625 test patients once. Baselines (training mean, ΔFRS pre-slope
+   linear regression, the organisers' published predictions) are scored on the same patients.
+
+The point prediction uses a squared-error objective: RMSD is minimised by the conditional mean, and on this data
+(README of the data folder) a squared-error booster beats an absolute-error (median) one. The project's served
+model predicts the median with quantile boosters plus a conformal interval; it is fitted with the same tuned
+parameters and reported beside, with its 80 % interval coverage on the test patients.
+
+The organisers' predictions are keyed by DREAM subject ids that the feature table does not carry. They are joined
+through the gold standard (subject id -> observed slope) by matching the test rows' observed slope to the gold
+values (:func:`match_by_value`). Rows that share an observed value (ties, e.g. 39 patients with slope 0) cannot be
+told apart, so within a tie the pairing is arbitrary. Every number reported here is invariant to that pairing:
+RMSD and Pearson r depend on per-group sums only, and confidence intervals resample whole tie groups.
+
+Nothing is written to the repository; the data are read in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from pydantic import Field
+
+from features import spec as S
+from features.cohort.table import Cohort
+from features.model.derive import BaselineFeatures, build_model_input
+from features.project import repository_root
+from features.sources.dream2012 import DREAM_FILE, SPLIT_COLUMN, load_dream2012, resolve_dream_file
+from training.config import BoosterParams, SlopeConfig, Strict, TuningConfig
+from training.data.splits import cv_folds
+from training.evaluation import metrics as E
+from training.fit.baselines import SlopeBaseline
+from training.fit.progression import _xgb_params, fit_slope, tune
+
+logger = logging.getLogger(__name__)
+logger.addHandler(logging.NullHandler())
+
+EXPERIMENT = "benchmark-dream2012"
+"""MLflow experiment of every benchmark run."""
+
+GOLD_FILE = "goldstandard_625.csv"
+"""DREAM subject id, observed slope of the 625 validation patients (official gold standard, no header)."""
+
+ORGANISERS_FILE = "organisers_baseline_625.csv"
+"""DREAM subject id, the organisers' baseline prediction (no header)."""
+
+N_TRAIN, N_TEST = 1197, 625
+"""Official split sizes; any other count means a different file and is refused."""
+
+TIE_TOLERANCE = 1e-9
+"""Observed slopes closer than this (points/month) count as one value when joining by value. The two files agree to
+5e-15 (different float formatting); distinct slopes in the data differ by far more than 1e-9."""
+
+TARGET_RMSD, TARGET_PEARSON_R = 0.515, 0.43
+"""The issue's target on the 625 test patients (organisers' baseline 0.537 / 0.382)."""
+
+Stage = Callable[[str], None]
+TrialRecord = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A published score on the same 625 patients (not recomputed here)."""
+
+    predictor: str
+    rmsd: float | None
+    pearson_r: float | None
+    source: str
+
+
+PUBLISHED: dict[str, Reference] = {
+    "constant_training_mean": Reference("constant = training mean", 0.566, None, "data README"),
+    "pre_slope_linear_regression": Reference("linear regression on pre-slope", 0.551, 0.238, "data README"),
+    "organisers_baseline": Reference("organisers' baseline", 0.537, 0.382, "data README; dreamtools"),
+    "gradient_boosting_369": Reference(
+        "gradient boosting (400 trees, depth 3), all 369 features", 0.513, 0.430, "data README"
+    ),
+    "random_forest_369": Reference(
+        "random forest (500 trees, min leaf 5), all 369 features", 0.506, 0.452, "data README"
+    ),
+    "bart_tang_2019": Reference(
+        "BART, Tang et al. 2019", None, 0.545, "Neuroinformatics 2019;17:407-421 (reported, not reproduced)"
+    ),
+}
+"""Reference scores from ``../shared/data/dream2012/README.md``. The first three are recomputed here too."""
+
+
+class BenchmarkConfig(Strict):
+    """Everything that decides the benchmark's numbers; logged in full with the run.
+
+    The defaults are the configuration reported in ``docs/benchmarks.md``. Changing any of them is a new
+    configuration whose test score must be recorded there (the test patients are scored once per configuration).
+    """
+
+    # model_validate, not BoosterParams(): without the pydantic mypy plugin, mypy reads the configs' fields as required
+    params: BoosterParams = Field(
+        default=BoosterParams.model_validate({}),
+        description="Trial 0 of the search: the project's default booster parameters.",
+    )
+    tuning: TuningConfig = Field(
+        default=TuningConfig.model_validate({"n_trials": 24, "seed": 42}),
+        description="Optuna TPE budget and seed of the CV search.",
+    )
+    cv_folds: int = Field(default=5, ge=2, le=10)
+    seed: int = 42
+    point_objective: Literal["reg:squarederror", "reg:absoluteerror"] = Field(
+        default="reg:squarederror", description="XGBoost objective of the point prediction (RMSD asks for the mean)."
+    )
+    interval: float = Field(default=0.8, gt=0, lt=1, description="Nominal coverage of the served model's interval.")
+    n_bootstrap: int = Field(default=1000, ge=100)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------------------------------------------
+def repo_root() -> Path:
+    """The checkout this module runs from (the folder holding ``pyproject.toml`` above ``training/``)."""
+    return repository_root()
+
+
+def default_input() -> Path:
+    """``../shared/data/dream2012`` beside the repository root (independent of the working directory)."""
+    return repo_root().parent / "shared" / "data" / "dream2012"
+
+
+class BenchmarkInputError(ValueError):
+    """The benchmark's input files are missing or inconsistent (a user-facing problem: exit code 2)."""
+
+
+@dataclass(frozen=True)
+class OrganisersMatch:
+    """The organisers' predictions aligned to the test rows, and how the value join went.
+
+    Attributes
+    ----------
+    prediction : ndarray
+        The organisers' prediction per test row (points/month), in test-row order.
+    group : ndarray of int
+        Tie group per test row: rows with the same observed slope share a group (singletons otherwise).
+    n_groups, n_tied_rows, largest_tie : int
+        Number of distinct observed values, rows sharing their value with another row, size of the largest tie.
+    max_abs_difference : float
+        Largest |test value - gold value| over the matched pairs (points/month).
+    """
+
+    prediction: np.ndarray
+    group: np.ndarray
+    n_groups: int
+    n_tied_rows: int
+    largest_tie: int
+    max_abs_difference: float
+
+
+@dataclass
+class DreamData:
+    """The cohort split into training and test rows, the aligned organisers' baseline and the input hashes."""
+
+    cohort: Cohort
+    train: pd.DataFrame
+    test: pd.DataFrame
+    organisers: OrganisersMatch
+    file_hashes: dict[str, str]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_keyed(path: Path, what: str) -> pd.Series:
+    """A headerless two-column CSV (DREAM subject id, value) as a Series indexed by id; ids must be unique."""
+    if not path.is_file():
+        raise BenchmarkInputError(f"{what} not found: {path}")
+    frame = pd.read_csv(path, header=None, names=["subject", "value"], dtype={"subject": str, "value": float})
+    frame["subject"] = frame["subject"].str.strip()
+    if frame["subject"].duplicated().any() or frame["value"].isna().any():
+        raise BenchmarkInputError(f"{path.name}: expected unique subject ids and a value in every row")
+    return frame.set_index("subject")["value"]
+
+
+def match_by_value(observed: np.ndarray, gold: pd.Series, organisers: pd.Series) -> OrganisersMatch:
+    """Align the organisers' predictions (keyed by subject id) to rows that carry only the observed slope.
+
+    The gold standard links subject ids to observed slopes. Both lists of slopes are sorted and paired in order;
+    they must agree value for value (as multisets, to :data:`TIE_TOLERANCE`). Rows whose observed values are equal
+    form a tie group; within it, which organisers' prediction goes to which row is arbitrary, and the caller must
+    only compute quantities that are invariant to it (sums over a group, or resampling whole groups).
+
+    Parameters
+    ----------
+    observed : ndarray of shape (n,)
+        Observed slope of each test row (points/month).
+    gold : Series
+        Observed slope by subject id (the gold standard).
+    organisers : Series
+        The organisers' prediction by subject id.
+
+    Returns
+    -------
+    OrganisersMatch
+
+    Raises
+    ------
+    BenchmarkInputError
+        When the id sets differ, the counts differ, or the observed values do not match the gold standard.
+    """
+    if set(gold.index) != set(organisers.index):
+        raise BenchmarkInputError("the gold standard and the organisers' baseline list different subject ids")
+    if len(observed) != len(gold):
+        raise BenchmarkInputError(f"{len(observed)} test rows but {len(gold)} gold-standard subjects")
+    pred = organisers.reindex(gold.index).to_numpy(dtype=float)
+    gold_values = gold.to_numpy(dtype=float)
+    row_order = np.argsort(observed, kind="stable")
+    gold_order = np.argsort(gold_values, kind="stable")
+    row_sorted, gold_sorted = observed[row_order], gold_values[gold_order]
+    diff = np.abs(row_sorted - gold_sorted)
+    if not np.all(diff <= TIE_TOLERANCE):
+        k = int(np.argmax(diff))
+        raise BenchmarkInputError(
+            f"the test rows' observed slopes do not match the gold standard (sorted position "
+            f"{k}: {row_sorted[k]!r} vs {gold_sorted[k]!r})"
+        )
+    new_group = np.diff(row_sorted) > TIE_TOLERANCE
+    if not np.array_equal(new_group, np.diff(gold_sorted) > TIE_TOLERANCE):
+        raise BenchmarkInputError("tie groups differ between the test rows and the gold standard")
+    sorted_group = np.concatenate([[0], np.cumsum(new_group)])
+    prediction = np.empty(len(observed))
+    group = np.empty(len(observed), dtype=np.intp)
+    prediction[row_order] = pred[gold_order]
+    group[row_order] = sorted_group
+    sizes = np.bincount(group)
+    return OrganisersMatch(
+        prediction=prediction,
+        group=group,
+        n_groups=int(sizes.size),
+        n_tied_rows=int(sizes[sizes > 1].sum()),
+        largest_tie=int(sizes.max()),
+        max_abs_difference=float(diff.max()),
+    )
+
+
+def load_benchmark_data(path: str | Path) -> DreamData:
+    """Read the DREAM-2012 folder: the cohort (via the importer), the official split and the organisers' baseline.
+
+    Parameters
+    ----------
+    path : path
+        The DREAM-2012 folder, or the ``als_dream2012.csv.gz`` file inside it (the gold standard and the
+        organisers' baseline are read from the same folder).
+
+    Raises
+    ------
+    BenchmarkInputError
+        For a missing file, a split of unexpected size, or a gold standard that does not match the test rows.
+    features.errors.FeatureDataError
+        For a feature table the importer refuses (every violation listed).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise BenchmarkInputError(
+            f"DREAM-2012 data not found at {path}: pass --input with the folder holding "
+            f"{DREAM_FILE}, {GOLD_FILE} and {ORGANISERS_FILE}"
+        )
+    table_file = resolve_dream_file(path)
+    folder = table_file.parent
+    gold = _read_keyed(folder / GOLD_FILE, "gold standard")
+    organisers = _read_keyed(folder / ORGANISERS_FILE, "organisers' baseline")
+    cohort = load_dream2012(table_file)
+    table = cohort.table
+    is_test = (table[SPLIT_COLUMN] == "test").to_numpy()
+    train = table.loc[~is_test].reset_index(drop=True)
+    test = table.loc[is_test].reset_index(drop=True)
+    if (len(train), len(test)) != (N_TRAIN, N_TEST):
+        raise BenchmarkInputError(
+            f"expected the official split of {N_TRAIN} training and {N_TEST} test patients, "
+            f"got {len(train)} and {len(test)}"
+        )
+    observed = test["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
+    match = match_by_value(observed, gold, organisers)
+    hashes = {name: _sha256(folder / name) for name in (table_file.name, GOLD_FILE, ORGANISERS_FILE)}
+    return DreamData(cohort=cohort, train=train, test=test, organisers=match, file_hashes=hashes)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Metrics that respect tie groups
+# ----------------------------------------------------------------------------------------------------------------
+def rmsd(pred: np.ndarray, y: np.ndarray) -> float:
+    """Root mean squared deviation (points/month), the challenge's primary metric."""
+    return float(np.sqrt(np.mean((pred - y) ** 2)))
+
+
+def pearson_r(pred: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation; NaN for a constant prediction (no correlation is defined)."""
+    if np.all(pred == pred[0]) or np.all(y == y[0]):  # exact test: a constant's mean can differ from it by round-off
+        return math.nan
+    dx, dy = pred - pred.mean(), y - y.mean()
+    denom = math.sqrt(float(np.sum(dx**2)) * float(np.sum(dy**2)))
+    return float(np.sum(dx * dy) / denom) if denom > 0 else math.nan
+
+
+def group_bootstrap(
+    metric: Callable[[np.ndarray], float], group: np.ndarray, *, n_resamples: int, seed: int
+) -> E.BootstrapResult:
+    """Percentile bootstrap that resamples whole tie groups (see the module docstring), via :func:`E.bootstrap`.
+
+    ``metric(rows)`` receives the row positions of the resampled groups (with repeats).
+    """
+    order = np.argsort(group, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(group))])
+    members = [order[bounds[g] : bounds[g + 1]] for g in range(len(bounds) - 1)]
+    return E.bootstrap(
+        lambda gidx: metric(np.concatenate([members[g] for g in gidx])),
+        len(members),
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The model
+# ----------------------------------------------------------------------------------------------------------------
+def fit_point_booster(
+    z: np.ndarray,
+    y: np.ndarray,
+    params: BoosterParams,
+    objective: str,
+    seed: int,
+    feature_names: list[str] | None = None,
+) -> xgb.Booster:
+    """The point-prediction booster: the project's booster settings with the benchmark's objective."""
+    booster_params = {**_xgb_params(params, seed), "objective": objective}
+    dm = xgb.DMatrix(z, label=y, missing=np.nan, nthread=1, feature_names=feature_names)
+    return xgb.train(booster_params, dm, num_boost_round=params.n_estimators)
+
+
+def _predict(booster: xgb.Booster, z: np.ndarray, feature_names: list[str] | None = None) -> np.ndarray:
+    dm = xgb.DMatrix(z, missing=np.nan, nthread=1, feature_names=feature_names)
+    return np.asarray(booster.predict(dm), dtype=float).reshape(-1)
+
+
+def out_of_fold(
+    z: np.ndarray,
+    y: np.ndarray,
+    params: BoosterParams,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    objective: str,
+    seed: int,
+) -> np.ndarray:
+    """Out-of-fold point predictions (points/month) of every training row."""
+    pred = np.empty(len(y))
+    for tr, va in folds:
+        pred[va] = _predict(fit_point_booster(z[tr], y[tr], params, objective, seed), z[va])
+    return pred
+
+
+@dataclass
+class BenchmarkResult:
+    """Everything the benchmark measured (printed by ``alsstrat benchmark dream2012 --json``).
+
+    Slopes, RMSDs and interval widths are in ALSFRS points/month (legacy 0-40 scale).
+
+    Attributes
+    ----------
+    rmsd, pearson_r : float
+        Our point prediction on the test patients.
+    ci : dict
+        95 % bootstrap interval (low, high) over tie groups for ``rmsd``, ``pearson_r`` and the paired differences
+        ``rmsd_minus_organisers``, ``pearson_r_minus_organisers``.
+    baselines : dict
+        ``{name: {"rmsd": ..., "pearson_r": ...}}`` for the training mean, the pre-slope regression and the
+        organisers' baseline (r is None for the constant).
+    served_median : dict
+        The served model (quantile median + conformal interval): rmsd, pearson_r, interval_coverage (share),
+        interval_width, conformal_margin.
+    cv : dict
+        Out-of-fold RMSE and r of the chosen parameters inside the training patients, trials and folds.
+    params : dict
+        The chosen booster parameters.
+    trials : list of dict
+        Every tuning trial: parameters and CV RMSE.
+    importance : DataFrame
+        Per feature: mean |SHAP contribution| on the training patients (points/month) and share of split gain.
+    counts : dict
+        Patients, features and the tie structure of the organisers' join.
+    differences : dict
+        Full-sample estimates of the paired differences whose intervals are in ``ci``.
+    """
+
+    rmsd: float
+    pearson_r: float
+    ci: dict[str, tuple[float, float]]
+    baselines: dict[str, dict[str, float | None]]
+    served_median: dict[str, float]
+    cv: dict[str, float]
+    params: dict[str, Any]
+    trials: list[TrialRecord]
+    importance: pd.DataFrame
+    counts: dict[str, int]
+    config: BenchmarkConfig
+    data_hash: str
+    file_hashes: dict[str, str]
+    seconds: float = 0.0
+    run_id: str | None = None
+    differences: dict[str, float] = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        """The benchmark table: one row per predictor, measured here or published (reference columns)."""
+        rows: list[dict[str, Any]] = [
+            {
+                "predictor": f"ours: XGBoost ({self.config.point_objective}), CV-tuned, cohort fields",
+                "rmsd": self.rmsd,
+                "pearson_r": self.pearson_r,
+                "published_rmsd": None,
+                "published_r": None,
+                "source": "this run",
+            },
+            {
+                "predictor": f"ours, served model: quantile median (same parameters), {self.config.interval:.0%} "
+                f"interval coverage {self.served_median['interval_coverage']:.3f}",
+                "rmsd": self.served_median["rmsd"],
+                "pearson_r": self.served_median["pearson_r"],
+                "published_rmsd": None,
+                "published_r": None,
+                "source": "this run",
+            },
+        ]
+        for key, scores in self.baselines.items():
+            ref = PUBLISHED[key]
+            rows.append(
+                {
+                    "predictor": ref.predictor,
+                    "rmsd": scores["rmsd"],
+                    "pearson_r": scores["pearson_r"],
+                    "published_rmsd": ref.rmsd,
+                    "published_r": ref.pearson_r,
+                    "source": "this run",
+                }
+            )
+        for key, ref in PUBLISHED.items():
+            if key not in self.baselines:
+                rows.append(
+                    {
+                        "predictor": ref.predictor,
+                        "rmsd": None,
+                        "pearson_r": None,
+                        "published_rmsd": ref.rmsd,
+                        "published_r": ref.pearson_r,
+                        "source": ref.source,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def metrics(self) -> dict[str, float]:
+        """Flat MLflow metrics (finite values only)."""
+        out = {
+            "test_rmsd": self.rmsd,
+            "test_pearson_r": self.pearson_r,
+            **{f"test_{k}_ci_low": v[0] for k, v in self.ci.items()},
+            **{f"test_{k}_ci_high": v[1] for k, v in self.ci.items()},
+            **{f"served_{k}": v for k, v in self.served_median.items()},
+            **{f"cv_{k}": v for k, v in self.cv.items()},
+            **{f"baseline_{name}_{k}": v for name, s in self.baselines.items() for k, v in s.items() if v is not None},
+            **{f"n_{k}": float(v) for k, v in self.counts.items()},
+            "seconds": self.seconds,
+        }
+        return {k: float(v) for k, v in out.items() if v is not None and math.isfinite(float(v))}
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Plain JSON types; undefined values (e.g. r of a constant) are null."""
+
+        def num(v: Any) -> float | None:
+            return None if v is None or not math.isfinite(float(v)) else float(v)
+
+        return {
+            "rmsd": num(self.rmsd),
+            "pearson_r": num(self.pearson_r),
+            "ci95": {k: [num(lo), num(hi)] for k, (lo, hi) in self.ci.items()},
+            "target": {
+                "rmsd_max": TARGET_RMSD,
+                "pearson_r_min": TARGET_PEARSON_R,
+                "met": bool(self.rmsd <= TARGET_RMSD and self.pearson_r >= TARGET_PEARSON_R),
+            },
+            "baselines": {k: {m: num(v) for m, v in s.items()} for k, s in self.baselines.items()},
+            "served_median": {k: num(v) for k, v in self.served_median.items()},
+            "references": {
+                k: {"predictor": r.predictor, "rmsd": r.rmsd, "pearson_r": r.pearson_r, "source": r.source}
+                for k, r in PUBLISHED.items()
+            },
+            "cv": {k: num(v) for k, v in self.cv.items()},
+            "params": self.params,
+            "point_objective": self.config.point_objective,
+            "top_features": self.importance.head(10).to_dict(orient="records"),
+            "counts": self.counts,
+            "data_hash": self.data_hash,
+            "file_hashes": self.file_hashes,
+            "run_id": self.run_id,
+            "experiment": EXPERIMENT,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def feature_importance(booster: xgb.Booster, z: np.ndarray, names: list[str]) -> pd.DataFrame:
+    """Mean |SHAP contribution| (points/month) over the given rows, and the share of total split gain, per feature.
+
+    Features the booster never split on are left out.
+    """
+    contrib = booster.predict(xgb.DMatrix(z, missing=np.nan, nthread=1, feature_names=names), pred_contribs=True)
+    mean_abs = np.abs(np.asarray(contrib)[:, :-1]).mean(axis=0)  # last column is the bias
+    gain = {k: float(np.sum(v)) for k, v in booster.get_score(importance_type="total_gain").items()}
+    total_gain = sum(gain.values()) or 1.0
+    frame = pd.DataFrame(
+        {
+            "feature": names,
+            "mean_abs_contribution": mean_abs,
+            "gain_share": [gain.get(n, 0.0) / total_gain for n in names],
+        }
+    )
+    frame = frame[(frame["gain_share"] > 0) | (frame["mean_abs_contribution"] > 0)]
+    return frame.sort_values("mean_abs_contribution", ascending=False).reset_index(drop=True)
+
+
+def run_benchmark(
+    data: DreamData,
+    cfg: BenchmarkConfig | None = None,
+    *,
+    stage: Stage | None = None,
+    on_trial: Callable[[TrialRecord], None] | None = None,
+) -> BenchmarkResult:
+    """Tune and fit on the training patients, then score the test patients once (no MLflow here).
+
+    Parameters
+    ----------
+    data : DreamData
+        From :func:`load_benchmark_data`.
+    cfg : BenchmarkConfig, optional
+        Defaults to the reported configuration.
+    stage : callable, optional
+        Called with a short status text at each step.
+    on_trial : callable, optional
+        Called with each tuning trial's record (number, parameters, CV RMSE).
+
+    Returns
+    -------
+    BenchmarkResult
+    """
+    cfg = cfg or BenchmarkConfig()
+    say = stage or (lambda s: None)
+    started = time.perf_counter()
+    scale = data.cohort.alsfrs_scale
+    train, test = data.train, data.test
+    y_train = train["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
+    y_test = test["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
+    if np.isnan(y_train).any() or np.isnan(y_test).any():
+        raise BenchmarkInputError("every DREAM-2012 patient must have the outcome dFRS")
+
+    say("features")
+    x_train, x_test = build_model_input(train), build_model_input(test)
+    deriver = BaselineFeatures(alsfrs_scale_max=scale).fit(x_train)
+    z_train, z_test = deriver.transform(x_train), deriver.transform(x_test)
+    names = [str(n) for n in deriver.get_feature_names_out()]
+
+    # --- everything up to the final fit sees the training patients only
+    folds = cv_folds(train, n_folds=cfg.cv_folds, seed=cfg.seed)
+    trials: list[TrialRecord] = []
+
+    oof: dict[str, np.ndarray] = {}  # out-of-fold predictions per trial, so the chosen one is not refitted
+
+    def objective(params: BoosterParams) -> float:
+        pred = out_of_fold(z_train, y_train, params, folds, cfg.point_objective, cfg.seed)
+        oof[params.model_dump_json()] = pred
+        return rmsd(pred, y_train)
+
+    def record(kind: str, number: int, params: dict[str, Any], value: float) -> None:
+        trial = {"trial": number, **params, "cv_rmse": value}
+        trials.append(trial)
+        say(f"tuning: trial {number + 1}/{cfg.tuning.n_trials}, CV RMSE {value:.4f}")
+        if on_trial is not None:
+            on_trial(trial)
+
+    say("tuning")
+    params = tune("slope", objective, cfg.params, cfg.tuning, "minimize", record)
+    cv_pred = oof.get(params.model_dump_json())
+    if cv_pred is None:  # no tuning (n_trials = 0), or parameters rebuilt with different float round-off
+        cv_pred = out_of_fold(z_train, y_train, params, folds, cfg.point_objective, cfg.seed)
+    cv = {
+        "rmse": rmsd(cv_pred, y_train),
+        "pearson_r": pearson_r(cv_pred, y_train),
+        "n_trials": float(len(trials)),
+        "folds": float(cfg.cv_folds),
+    }
+
+    say("fitting")
+    booster = fit_point_booster(z_train, y_train, params, cfg.point_objective, cfg.seed, names)
+    served = fit_slope(
+        z_train, y_train, SlopeConfig(params=params, interval=cfg.interval, conformal=True), params, folds, cfg.seed
+    )
+    pre_slope = SlopeBaseline(scale).fit(train, y_train)
+    constant = float(y_train.mean())
+    importance = feature_importance(booster, z_train, names)
+
+    # --- the one look at the test patients
+    say("scoring the test patients")
+    ours = _predict(booster, z_test, names)
+    lo, p50, hi = served.predict(xgb.DMatrix(z_test, missing=np.nan, nthread=1))
+    predictions = {
+        "constant_training_mean": np.full(len(y_test), constant),
+        "pre_slope_linear_regression": pre_slope.predict(test),
+        "organisers_baseline": data.organisers.prediction,
+    }
+    baselines: dict[str, dict[str, float | None]] = {}
+    for key, pred in predictions.items():
+        r = pearson_r(pred, y_test)
+        baselines[key] = {"rmsd": rmsd(pred, y_test), "pearson_r": None if math.isnan(r) else r}
+    lower, upper = np.minimum(lo, hi), np.maximum(lo, hi)
+    served_metrics = {
+        "rmsd": rmsd(p50, y_test),
+        "pearson_r": pearson_r(p50, y_test),
+        "interval_coverage": float(np.mean((y_test >= lower) & (y_test <= upper))),
+        "interval_width": float(np.mean(upper - lower)),
+        "conformal_margin": float(served.margin),
+    }
+
+    say("confidence intervals")
+    group, org = data.organisers.group, data.organisers.prediction
+    boot = {
+        "rmsd": lambda i: rmsd(ours[i], y_test[i]),
+        "pearson_r": lambda i: pearson_r(ours[i], y_test[i]),
+        "rmsd_minus_organisers": lambda i: rmsd(ours[i], y_test[i]) - rmsd(org[i], y_test[i]),
+        "pearson_r_minus_organisers": lambda i: pearson_r(ours[i], y_test[i]) - pearson_r(org[i], y_test[i]),
+    }
+    ci: dict[str, tuple[float, float]] = {}
+    differences: dict[str, float] = {}
+    for key, fn in boot.items():
+        res = group_bootstrap(fn, group, n_resamples=cfg.n_bootstrap, seed=cfg.seed)
+        ci[key] = (res.ci_low, res.ci_high)
+        if key.endswith("_minus_organisers"):
+            differences[key] = res.estimate
+    counts = {
+        "train": len(train),
+        "test": len(test),
+        "features": len(names),
+        "organisers_tie_groups": data.organisers.n_groups,
+        "organisers_tied_rows": data.organisers.n_tied_rows,
+        "organisers_largest_tie": data.organisers.largest_tie,
+    }
+    return BenchmarkResult(
+        rmsd=rmsd(ours, y_test),
+        pearson_r=pearson_r(ours, y_test),
+        ci=ci,
+        baselines=baselines,
+        served_median=served_metrics,
+        cv=cv,
+        params=params.model_dump(),
+        trials=trials,
+        importance=importance,
+        counts=counts,
+        config=cfg,
+        data_hash=data.cohort.content_hash,
+        file_hashes=data.file_hashes,
+        seconds=time.perf_counter() - started,
+        differences=differences,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Output and tracking
+# ----------------------------------------------------------------------------------------------------------------
+def format_table(result: BenchmarkResult) -> str:
+    """The benchmark table as Markdown (3 decimals; "—" where a value is undefined or not published)."""
+
+    def cell(v: Any) -> str:
+        return "—" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3f}"
+
+    lines = ["| predictor | RMSD | Pearson r | published RMSD | published r | source |", "|---|---|---|---|---|---|"]
+    for row in result.table().to_dict(orient="records"):
+        lines.append(
+            f"| {row['predictor']} | {cell(row['rmsd'])} | {cell(row['pearson_r'])} | "
+            f"{cell(row['published_rmsd'])} | {cell(row['published_r'])} | {row['source']} |"
+        )
+    return "\n".join(lines)
+
+
+def summary_lines(result: BenchmarkResult) -> list[str]:
+    """A few lines under the table: confidence intervals, CV, tuned parameters, the target."""
+    ci = result.ci
+    met = result.rmsd <= TARGET_RMSD and result.pearson_r >= TARGET_PEARSON_R
+    p = result.params
+    return [
+        f"{result.counts['test']} test patients, scored once. 95 % CI (bootstrap over tie groups): RMSD "
+        f"{ci['rmsd'][0]:.3f}-"
+        f"{ci['rmsd'][1]:.3f}, r {ci['pearson_r'][0]:.3f}-{ci['pearson_r'][1]:.3f}; vs organisers: RMSD "
+        f"{result.differences['rmsd_minus_organisers']:+.3f} ({ci['rmsd_minus_organisers'][0]:+.3f} to "
+        f"{ci['rmsd_minus_organisers'][1]:+.3f}), r {result.differences['pearson_r_minus_organisers']:+.3f} "
+        f"({ci['pearson_r_minus_organisers'][0]:+.3f} to {ci['pearson_r_minus_organisers'][1]:+.3f})",
+        f"CV inside the {result.counts['train']} training patients ({result.config.cv_folds} folds, "
+        f"{int(result.cv['n_trials'])} "
+        f"trials): RMSE {result.cv['rmse']:.3f}, r {result.cv['pearson_r']:.3f}; chosen: {p['n_estimators']} trees, "
+        f"depth {p['max_depth']}, learning rate {p['learning_rate']:.4g}, min child weight "
+        f"{p['min_child_weight']:.3g}, subsample {p['subsample']:.2f}, colsample {p['colsample_bytree']:.2f}",
+        f"target RMSD <= {TARGET_RMSD} and r >= {TARGET_PEARSON_R}: {'met' if met else 'NOT met'}",
+    ]
+
+
+def log_run(result: BenchmarkResult, data: DreamData) -> str:
+    """Log one MLflow run in :data:`EXPERIMENT`: config, tuned parameters, metrics, tables, provenance tags.
+
+    Returns
+    -------
+    str
+        The run id.
+    """
+    import mlflow
+
+    from training import tracking as T
+
+    T.configure_tracking()
+    experiment_id = T.ensure_experiment(EXPERIMENT)
+    with mlflow.start_run(experiment_id=experiment_id, run_name="dream2012") as run:
+        mlflow.set_tags(
+            {
+                "data_hash": result.data_hash,
+                "source": "dream2012",
+                "spec_hash": S.spec_hash(),
+                "alsfrs_scale": str(data.cohort.alsfrs_scale),
+                "n_train": str(len(data.train)),
+                "n_test": str(len(data.test)),
+                "point_objective": result.config.point_objective,
+                **{f"file_sha256.{name}": digest for name, digest in result.file_hashes.items()},
+                **T.git_state(),
+            }
+        )
+        mlflow.log_params(
+            {
+                **{f"config.{k}": str(v) for k, v in T.flatten("", result.config.model_dump(mode="json")).items()},
+                **{f"tuned.{k}": v for k, v in result.params.items()},
+            }
+        )
+        mlflow.log_metrics(result.metrics())
+        mlflow.log_text(format_table(result) + "\n\n" + "\n".join(summary_lines(result)) + "\n", "benchmark_table.md")
+        mlflow.log_text(result.table().to_csv(index=False), "benchmark_table.csv")
+        mlflow.log_text(pd.DataFrame(result.trials).to_csv(index=False), "tuning_trials.csv")
+        mlflow.log_text(result.importance.to_csv(index=False), "feature_importance.csv")
+        mlflow.log_dict(result.to_json_dict(), "benchmark.json")
+        mlflow.log_dict(T.package_versions(), "environment.json")
+        return str(run.info.run_id)
+
+
+def benchmark_dream2012(
+    path: str | Path, cfg: BenchmarkConfig | None = None, *, stage: Stage | None = None
+) -> BenchmarkResult:
+    """Load, run, log: what ``alsstrat benchmark dream2012`` does.
+
+    Parameters
+    ----------
+    path : path
+        The DREAM-2012 folder (or its feature table file).
+    cfg : BenchmarkConfig, optional
+        Defaults to the reported configuration.
+    stage : callable, optional
+        Status callback.
+
+    Returns
+    -------
+    BenchmarkResult
+        With ``run_id`` set and ``seconds`` covering loading, the benchmark and logging.
+    """
+    say = stage or (lambda s: None)
+    started = time.perf_counter()
+    say("loading data")
+    data = load_benchmark_data(path)
+    result = run_benchmark(data, cfg, stage=say)
+    say("logging to MLflow")
+    result.seconds = time.perf_counter() - started
+    result.run_id = log_run(result, data)
+    return result

@@ -1,0 +1,2 @@
+"""Model fitting: subtypes (``subtype``), progression boosters (``progression``), baselines (``baselines``) and the
+training job that fits, evaluates, logs and registers one bundle (``train``)."""

@@ -1,0 +1,365 @@
+"""The training job: cohort -> split -> features -> subtype + progression models -> evaluation -> one MLflow run
+and one registered bundle (``als-stratifier``).
+
+``run_training(cfg)`` is the importable entry point; ``alsstrat train`` is a thin CLI over it.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from features import spec as S
+from features.model.bundle import StratifierModel
+from features.model.derive import BaselineFeatures
+from training.config import TrainConfig
+from training.data.load import TrainingData, load_training_data
+from training.data.splits import Split, cv_folds, holdout_split
+from training.evaluation import metrics as E
+from training.fit.baselines import SlopeBaseline, SurvivalBaseline
+from training.fit.progression import (
+    fit_slope,
+    fit_survival,
+    slope_cv_rmse,
+    survival_cv_cindex,
+    tune,
+)
+from training.fit.subtype import KSelection, agreement_with_truth, fit_subtypes
+
+logger = logging.getLogger(__name__)
+logger.addHandler(logging.NullHandler())
+
+Stage = Callable[[str], None]
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced (printed by ``alsstrat train --json``)."""
+
+    run_id: str
+    model_name: str
+    model_version: str
+    data_hash: str
+    metrics: dict[str, float]
+    model_uri: str
+    experiment: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "model_name": self.model_name, "model_version": self.model_version,
+                "data_hash": self.data_hash, "metrics": self.metrics}
+
+
+@dataclass
+class Fitted:
+    """Everything fitted and evaluated, before logging."""
+
+    model: StratifierModel
+    metrics: dict[str, float]
+    selection: KSelection
+    split: Split
+    tables: dict[str, pd.DataFrame]
+    figures: dict[str, Any]
+    tuned: dict[str, dict[str, Any]]
+    counts: dict[str, int]
+
+
+def _rmse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((a - b) ** 2)))
+
+
+def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | None = None,
+                     on_trial: Callable[[str, int, dict[str, Any], float], None] | None = None) -> Fitted:
+    """Fit every model on the training patients and evaluate on the held-out patients (no MLflow here)."""
+    say = stage or (lambda s: None)
+    table = data.cohort.table.reset_index(drop=True)
+    scale = data.cohort.alsfrs_scale
+    split = holdout_split(table, test_fraction=cfg.split.test_fraction, seed=cfg.split.seed)
+    train, test = table.iloc[split.train].reset_index(drop=True), table.iloc[split.test].reset_index(drop=True)
+    x_train, x_test = train[list(S.BASELINE_NAMES)], test[list(S.BASELINE_NAMES)]
+
+    say("features")
+    deriver = BaselineFeatures(alsfrs_scale_max=scale).fit(x_train)
+    z_train, z_test = deriver.transform(x_train), deriver.transform(x_test)
+    names = [str(n) for n in deriver.get_feature_names_out()]
+
+    say("subtypes")
+    subtype, selection = fit_subtypes(z_train, names, train, cfg.subtype)
+
+    # Slope: only patients with an observed outcome (never imputed).
+    y_train = train["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
+    y_test = test["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
+    has_y, has_y_test = ~np.isnan(y_train), ~np.isnan(y_test)
+    slope_rows = train.loc[has_y].reset_index(drop=True)
+    slope_folds = cv_folds(slope_rows, n_folds=cfg.split.cv_folds, seed=cfg.split.seed)
+    zs, ys = z_train[has_y], y_train[has_y]
+    say("tuning slope model")
+    slope_params = tune("slope", lambda p: slope_cv_rmse(zs, ys, p, slope_folds, cfg.split.seed),
+                        cfg.slope.params, cfg.tuning, "minimize", on_trial)
+    say("fitting slope model")
+    slope = fit_slope(zs, ys, cfg.slope, slope_params, slope_folds, cfg.split.seed)
+
+    # Survival: patients with follow-up beyond day 0 (time 0 carries no information for the likelihood).
+    t_train = train["time_to_event_months"].to_numpy(dtype=float)
+    e_train = train["event_observed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    t_test = test["time_to_event_months"].to_numpy(dtype=float)
+    e_test = test["event_observed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    ok_train = np.nan_to_num(t_train, nan=0.0) > 0
+    ok_test = np.nan_to_num(t_test, nan=0.0) > 0
+    surv_rows = train.loc[ok_train].reset_index(drop=True)
+    surv_folds = cv_folds(surv_rows, n_folds=cfg.split.cv_folds, seed=cfg.split.seed)
+    zt, tt, et = z_train[ok_train], t_train[ok_train], e_train[ok_train]
+    say("tuning survival model")
+    surv_params = tune("survival", lambda p: survival_cv_cindex(zt, tt, et, p, cfg.survival, surv_folds,
+                                                                 cfg.split.seed),
+                       cfg.survival.params, cfg.tuning, "maximize", on_trial)
+    say("fitting survival model")
+    survival = fit_survival(zt, tt, et, cfg.survival, surv_params, cfg.split.seed)
+
+    model = StratifierModel(features=deriver, subtype=subtype, slope=slope, survival=survival,
+                            metadata={"model_name": cfg.model_name, "alsfrs_scale": scale, "spec_hash": S.spec_hash(),
+                                      "data_hash": data.cohort.content_hash, "source": data.cohort.source},
+                            top_features=cfg.evaluation.top_features)
+
+    say("evaluating")
+    pred = model.predict_arrays(z_test)
+    metrics: dict[str, float] = {}
+    sm = E.slope_metrics(y_test[has_y_test], pred["p50"][has_y_test], pred["p10"][has_y_test],
+                         pred["p90"][has_y_test])
+    metrics.update({
+        "test_slope_rmse": sm["rmse"], "test_slope_mae": sm["mae"], "test_slope_pearson_r": sm["pearson_r"],
+        "test_slope_interval_coverage_80": sm["interval_coverage_80"],
+        "test_slope_interval_width_80": sm["interval_width_80"],
+        "test_slope_calibration_slope": sm["calibration_slope"],
+        "test_slope_calibration_intercept": sm["calibration_intercept"],
+    })
+    mu_test = pred["mu"][ok_test]
+    survm = E.survival_metrics(tt, et, t_test[ok_test], e_test[ok_test], -mu_test,
+                               lambda times: survival.survival_at(mu_test, times))
+    metrics.update({
+        "test_survival_cindex": survm["cindex"], "test_survival_cindex_uno": survm["cindex_uno"],
+        "test_survival_ibs": survm["ibs"], "test_survival_auc_12m": survm["auc_12m"],
+        "test_survival_auc_24m": survm["auc_24m"],
+    })
+    surv24 = survival.survival_at(mu_test, [24.0])[:, 0]
+    calib = E.survival_calibration(surv24, t_test[ok_test], e_test[ok_test], 24.0)
+    cal_slope, cal_intercept = E.calibration_slope_intercept(calib)
+    metrics["test_survival_calibration_slope_24m"] = cal_slope
+    metrics["test_survival_calibration_intercept_24m"] = cal_intercept
+
+    say("baselines")
+    base_slope = SlopeBaseline(scale).fit(train.loc[has_y], ys)
+    base_pred = base_slope.predict(test.loc[has_y_test])
+    metrics["baseline_slope_rmse"] = _rmse(base_pred, y_test[has_y_test])
+    base_surv = SurvivalBaseline(scale).fit(train.loc[ok_train], tt, et)
+    base_risk = base_surv.risk(test.loc[ok_test])
+    metrics["baseline_survival_cindex"] = E.cindex(t_test[ok_test], e_test[ok_test], base_risk)
+
+    # Subgroups (sex, onset site, age band) on the test patients.
+    groups = E.subgroups(test)
+    slope_groups = {k: v[has_y_test].reset_index(drop=True) for k, v in groups.items()}
+    yt, p50t = y_test[has_y_test], pred["p50"][has_y_test]
+    metrics.update(E.subgroup_metrics(slope_groups, {"test_slope_rmse": lambda idx: _rmse(yt[idx], p50t[idx])},
+                                      min_size=cfg.evaluation.min_subgroup_size)[0])
+    surv_groups = {k: v[ok_test].reset_index(drop=True) for k, v in groups.items()}
+    ts, es, rs = t_test[ok_test], e_test[ok_test], -mu_test
+    metrics.update(E.subgroup_metrics(surv_groups, {"test_survival_cindex": lambda idx: E.cindex(ts[idx], es[idx],
+                                                                                                  rs[idx])},
+                                      min_size=cfg.evaluation.min_subgroup_size)[0])
+
+    tables: dict[str, pd.DataFrame] = {"subtype_selection": selection.table, "survival_calibration_24m": calib,
+                                       "subtypes": model.subtype_table()}
+    if data.truth is not None:
+        truth = data.truth.reindex(test["patient_id"].to_numpy())
+        planted = truth["subtype"].to_numpy()
+        ari, contingency = agreement_with_truth(pred["chosen"], planted)
+        metrics["test_subtype_ari_truth"] = ari
+        tables["subtype_vs_truth"] = contingency.reset_index()
+        true_slope = truth["true_slope_points_per_month"].to_numpy(dtype=float)
+        metrics["oracle_slope_rmse"] = _rmse(true_slope[has_y_test], y_test[has_y_test])
+
+    if cfg.lcn2_ablation:
+        say("LCN2 ablation")
+        metrics.update(lcn2_added_value(cfg, train, test, scale, slope_params, surv_params, pred, has_y, has_y_test,
+                                        ok_train, ok_test, slope_folds))
+
+    say("figures")
+    figures = make_figures(model, names, z_train, test, pred, has_y_test, ok_test, calib)
+    counts = {
+        "n_patients": len(table), "n_train": len(train), "n_test": len(test),
+        "n_train_with_slope": int(has_y.sum()), "n_test_with_slope": int(has_y_test.sum()),
+        "n_train_with_followup": int(ok_train.sum()), "n_test_with_followup": int(ok_test.sum()),
+        "n_train_events": int(et.sum()), "n_test_events": int(e_test[ok_test].sum()),
+    }
+    model.metadata.update({"counts": counts, "metrics": {k: float(v) for k, v in metrics.items()}})
+    tuned = {"slope": slope_params.model_dump(), "survival": surv_params.model_dump()}
+    return Fitted(model=model, metrics=metrics, selection=selection, split=split, tables=tables, figures=figures,
+                  tuned=tuned, counts=counts)
+
+
+def lcn2_added_value(cfg: TrainConfig, train: pd.DataFrame, test: pd.DataFrame, scale: int, slope_params: Any,
+                     surv_params: Any, pred: dict[str, Any], has_y: np.ndarray, has_y_test: np.ndarray,
+                     ok_train: np.ndarray, ok_test: np.ndarray, slope_folds: Any) -> dict[str, float]:
+    """Refit the progression models without any LCN2 feature (same hyper-parameters) and bootstrap the difference.
+
+    ``lcn2_added_cindex`` = C(with) - C(without); ``lcn2_added_slope_rmse`` = RMSE(without) - RMSE(with). Positive
+    values mean LCN2 helped. Paired bootstrap over the test patients, percentile 95 % intervals.
+    """
+    no_lcn2 = BaselineFeatures(alsfrs_scale_max=scale, include_lcn2=False).fit(train[list(S.BASELINE_NAMES)])
+    z_tr = no_lcn2.transform(train[list(S.BASELINE_NAMES)])
+    z_te = no_lcn2.transform(test[list(S.BASELINE_NAMES)])
+    y_tr = train["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
+    slope_cfg = cfg.slope.model_copy(update={"conformal": False})
+    slope = fit_slope(z_tr[has_y], y_tr[has_y], slope_cfg, slope_params, slope_folds, cfg.split.seed)
+    import xgboost as xgb
+
+    dm = xgb.DMatrix(z_te, missing=np.nan, nthread=1)
+    p50_without = slope.predict(dm)[1]
+    t_tr = train["time_to_event_months"].to_numpy(dtype=float)
+    e_tr = train["event_observed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    survival = fit_survival(z_tr[ok_train], t_tr[ok_train], e_tr[ok_train], cfg.survival, surv_params,
+                            cfg.split.seed)
+    risk_without = -survival.mu(dm)
+
+    y = test["alsfrs_r_slope_3_12"].to_numpy(dtype=float)[has_y_test]
+    with_p, without_p = pred["p50"][has_y_test], p50_without[has_y_test]
+    t = test["time_to_event_months"].to_numpy(dtype=float)[ok_test]
+    e = test["event_observed"].astype("boolean").fillna(False).to_numpy(dtype=bool)[ok_test]
+    r_with, r_without = -pred["mu"][ok_test], risk_without[ok_test]
+
+    def cindex_diff(idx: np.ndarray) -> float:
+        return E.cindex(t[idx], e[idx], r_with[idx]) - E.cindex(t[idx], e[idx], r_without[idx])
+
+    def rmse_diff(idx: np.ndarray) -> float:
+        return _rmse(without_p[idx], y[idx]) - _rmse(with_p[idx], y[idx])
+
+    ev = cfg.evaluation
+    c, c_lo, c_hi = E.paired_bootstrap(cindex_diff, len(t), n_resamples=ev.n_bootstrap, seed=ev.seed)
+    r, r_lo, r_hi = E.paired_bootstrap(rmse_diff, len(y), n_resamples=ev.n_bootstrap, seed=ev.seed)
+    return {"lcn2_added_cindex": c, "lcn2_added_cindex_ci_low": c_lo, "lcn2_added_cindex_ci_high": c_hi,
+            "lcn2_added_slope_rmse": r, "lcn2_added_slope_rmse_ci_low": r_lo, "lcn2_added_slope_rmse_ci_high": r_hi}
+
+
+def make_figures(model: StratifierModel, names: list[str], z_train: np.ndarray, test: pd.DataFrame,
+                 pred: dict[str, Any], has_y_test: np.ndarray, ok_test: np.ndarray,
+                 calib: pd.DataFrame) -> dict[str, Any]:
+    """The run's plots (matplotlib Figures), keyed by artifact file name."""
+    from training.reports import plots as P
+
+    y = test["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
+    t = test["time_to_event_months"].to_numpy(dtype=float)[ok_test]
+    e = test["event_observed"].astype("boolean").fillna(False).to_numpy(dtype=bool)[ok_test]
+    name_of = {s.label: s.name for s in model.subtype.subtypes}
+    subtype_names = pd.Series([name_of[int(k)] for k in pred["chosen"][ok_test]])
+    risk_names = pd.Series([f"risk group {int(g)}" for g in pred["risk_group"][ok_test]])
+    import xgboost as xgb
+
+    contrib = model.slope.contributions(xgb.DMatrix(z_train, missing=np.nan, nthread=1))[:, :-1]
+    profile = model.subtype_table().set_index("name")
+    numeric = profile.select_dtypes("number").drop(columns=["label"], errors="ignore")
+    return {
+        "slope_calibration.png": P.slope_calibration_plot(pred["p50"][has_y_test], y[has_y_test]),
+        "survival_calibration_24m.png": P.survival_calibration_plot(calib, 24.0),
+        "km_by_subtype.png": P.km_plot(t, e, subtype_names, "Kaplan-Meier by subtype (test patients)"),
+        "km_by_risk_group.png": P.km_plot(t, e, risk_names, "Kaplan-Meier by risk group (test patients)"),
+        "subtype_profiles.png": P.subtype_profile_plot(numeric),
+        "feature_importance.png": P.importance_plot(names, np.abs(contrib).mean(axis=0)),
+    }
+
+
+def run_training(cfg: TrainConfig, *, stage: Stage | None = None) -> TrainResult:
+    """Fit, evaluate, log one MLflow run (nested runs for tuning trials) and register the bundle.
+
+    Returns
+    -------
+    TrainResult
+        Run id, registered version, data hash and the metrics.
+    """
+    import mlflow
+
+    from training import tracking as T
+    from training.reports.run_report import log_run_artifacts
+
+    say = stage or (lambda s: None)
+    T.configure_tracking()
+    say("loading data")
+    started = time.perf_counter()
+    data = load_training_data(cfg.data)
+    experiment_id = T.ensure_experiment(cfg.experiment)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{data.cohort.source}") as run:
+        run_id = run.info.run_id
+        mlflow.set_tags({"data_hash": data.cohort.content_hash, "source": data.cohort.source,
+                         "spec_hash": S.spec_hash(), "n_patients": str(len(data.cohort.table)),
+                         "alsfrs_scale": str(data.cohort.alsfrs_scale), "data_description": data.description,
+                         **T.git_state()})
+        mlflow.log_params({k: str(v)[:6000] for k, v in T.flatten("", cfg.model_dump(mode="json")).items()})
+        mlflow.log_dict(cfg.model_dump(mode="json"), "config.yaml")
+        mlflow.log_dict(T.package_versions(), "environment.json")
+
+        def on_trial(kind: str, number: int, params: dict[str, Any], value: float) -> None:
+            with mlflow.start_run(experiment_id=experiment_id, nested=True, run_name=f"{kind}-trial-{number}"):
+                mlflow.log_params({f"{kind}.{k}": v for k, v in params.items()})
+                mlflow.log_metric(f"cv_{'rmse' if kind == 'slope' else 'cindex'}", value)
+
+        fitted = fit_and_evaluate(cfg, data, stage=say, on_trial=on_trial)
+        fitted.model.metadata["run_id"] = run_id
+        fitted.metrics["train_seconds"] = time.perf_counter() - started
+        mlflow.log_metrics({k: float(v) for k, v in fitted.metrics.items() if np.isfinite(v)})
+        say("logging model")
+        info = log_model(fitted.model, cfg)
+        version = register(info.model_uri, cfg, data, fitted.metrics)
+        fitted.model.model_version = version
+        log_run_artifacts(fitted, cfg, data, run_id=run_id, model_version=version)
+    return TrainResult(run_id=run_id, model_name=cfg.model_name, model_version=version,
+                       data_hash=data.cohort.content_hash, metrics=fitted.metrics, model_uri=info.model_uri,
+                       experiment=cfg.experiment, details={"counts": fitted.counts, "tuned": fitted.tuned})
+
+
+def log_model(model: StratifierModel, cfg: TrainConfig) -> Any:
+    """Log the bundle as one pyfunc model (joblib artifact + thin wrapper), signature generated from the spec."""
+    import mlflow
+
+    from features.model.pyfunc import BUNDLE_ARTIFACT
+    from training import tracking as T
+
+    example = pd.DataFrame(T.input_example())
+    output = model.predict_frame(example)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "stratifier.joblib"
+        joblib.dump(model, path)
+        return mlflow.pyfunc.log_model(
+            name="model", python_model=_entry_point_path(), artifacts={BUNDLE_ARTIFACT: str(path)},
+            signature=T.model_signature(output), input_example=example, pip_requirements=T.model_requirements(),
+            # Declared so loaders may pass the registry version (unknown at logging time) as model_config.
+            model_config={"model_version": "unregistered"},
+        )
+
+
+def _entry_point_path() -> str:
+    """File of the models-from-code entry point (found, not imported: importing it registers the model)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("features.model.pyfunc_entry")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("features.model.pyfunc_entry is not importable: is the project installed?")
+    return spec.origin
+
+
+def register(model_uri: str, cfg: TrainConfig, data: TrainingData, metrics: dict[str, float]) -> str:
+    """Register a new version of ``cfg.model_name`` tagged with the data hash and key metrics."""
+    import mlflow
+
+    key = ("test_slope_rmse", "test_survival_cindex", "test_slope_interval_coverage_80")
+    tags = {"data_hash": data.cohort.content_hash, "source": data.cohort.source,
+            **{k: f"{metrics[k]:.4f}" for k in key if k in metrics}}
+    mv = mlflow.register_model(model_uri, cfg.model_name, tags=tags)
+    return str(mv.version)

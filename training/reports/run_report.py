@@ -1,0 +1,102 @@
+"""Log a training run's evidence to MLflow: figures, tables, the model card (Markdown + HTML), subtype profiles.
+
+Nothing here contains patient-level data: tables are aggregates (per subtype, per risk group, per K).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+import numpy as np
+
+from features import spec as S
+from training.reports import plots as P
+from training.reports.model_card import ModelCardContext, render_model_card
+from training.tracking import git_state, package_versions
+
+if TYPE_CHECKING:
+    from training.config import TrainConfig
+    from training.data.load import TrainingData
+    from training.fit.train import Fitted
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _triple(metrics: dict[str, float], key: str) -> tuple[float, float, float] | None:
+    if key not in metrics:
+        return None
+    return metrics[key], metrics[f"{key}_ci_low"], metrics[f"{key}_ci_high"]
+
+
+def model_card_context(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, run_id: str,
+                       model_version: str | None, figures: dict[str, bytes]) -> ModelCardContext:
+    """Assemble the model card's facts from the fitted run."""
+    m = fitted.metrics
+    c = fitted.counts
+    table = data.cohort.table
+    time = table["time_to_event_months"].to_numpy(dtype=float)
+    follow = (float(np.nanmedian(time)), float(np.nanmax(time))) if np.isfinite(time).any() else None
+    main_keys = [k for k in m if (k.startswith("test_") or k.startswith("oracle_")) and "." not in k]
+    subgroup = {k: v for k, v in m.items() if "." in k}
+    source = data.cohort.source
+    description = f"synthetic ({data.description})" if source == "synthetic" else f"{source}: {data.description}"
+    return ModelCardContext(
+        model_name=cfg.model_name, model_version=model_version, run_id=run_id, data_source=description,
+        data_content_hash=data.cohort.content_hash, n_train=c["n_train"], n_test=c["n_test"],
+        n_train_slope=c["n_train_with_slope"], n_test_slope=c["n_test_with_slope"],
+        n_train_events=c["n_train_events"], n_test_events=c["n_test_events"],
+        predictors=[(f.name, f.unit or "", f.description) for f in S.BASELINE_FIELDS],
+        git_commit=git_state()["git_commit"], alsfrs_scale=data.cohort.alsfrs_scale, follow_up_months=follow,
+        metrics={k: m[k] for k in main_keys},
+        baselines={"pre-slope linear regression (slope)": {"test_slope_rmse": m["baseline_slope_rmse"]},
+                   "ENCALS-predictor Cox model (survival)": {"test_survival_cindex": m["baseline_survival_cindex"]}},
+        subgroup_metrics=subgroup, subgroup_min_size=cfg.evaluation.min_subgroup_size,
+        calibration={k.removeprefix("test_"): m[k] for k in m if "calibration" in k},
+        calibration_note="Slope: OLS of observed on predicted median (test patients with an outcome). Survival: "
+                         "predicted vs Kaplan-Meier observed survival at 24 months in 5 predicted-risk groups.",
+        subtypes=[(s.name, int(s.profile.get("n", 0)), s.description) for s in fitted.model.subtype.subtypes],
+        lcn2_added_cindex=_triple(m, "lcn2_added_cindex"), lcn2_added_slope_rmse=_triple(m, "lcn2_added_slope_rmse"),
+        environment=package_versions(), figures=figures,
+        model_description=(
+            "Subtype: Gaussian mixture on standardised baseline features, number of subtypes chosen by BIC among "
+            f"bootstrap-stable solutions (chosen K = {fitted.selection.k}). Slope: XGBoost multi-quantile regression "
+            "(p10, median, p90) with a split-conformal interval correction. Survival: XGBoost accelerated failure "
+            f"time model ({cfg.survival.distribution} errors) giving a survival curve, median survival and "
+            f"{cfg.survival.risk_groups} risk groups cut at training-set quantiles. Hyper-parameters by Optuna "
+            "(grouped cross-validation inside the training patients)."),
+    )
+
+
+def log_run_artifacts(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, run_id: str,
+                      model_version: str | None) -> dict[str, str]:
+    """Log figures, aggregate tables, subtype profiles and the model card to the active run.
+
+    Returns
+    -------
+    dict
+        Artifact names of the model card files.
+    """
+    pngs: dict[str, bytes] = {}
+    for name, fig in fitted.figures.items():
+        mlflow.log_figure(fig, f"figures/{name}")
+        pngs[name.removesuffix(".png").replace("_", " ")] = P.figure_png(fig)
+    for name, frame in fitted.tables.items():
+        mlflow.log_text(frame.to_csv(index=False), f"tables/{name}.csv")
+    profiles = [{"label": s.label, "name": s.name, "description": s.description,
+                 "profile": {k: _finite_or_none(v) for k, v in s.profile.items()}}
+                for s in fitted.model.subtype.subtypes]
+    mlflow.log_text(json.dumps(profiles, indent=2), "subtypes.json")
+    mlflow.log_text(json.dumps(fitted.tuned, indent=2), "tuned_params.json")
+    mlflow.log_text(json.dumps(fitted.counts, indent=2), "counts.json")
+    ctx = model_card_context(fitted, cfg, data, run_id=run_id, model_version=model_version, figures=pngs)
+    markdown, html = render_model_card(ctx)
+    mlflow.log_text(markdown, "model_card.md")
+    mlflow.log_text(html, "model_card.html")
+    return {"markdown": "model_card.md", "html": "model_card.html"}
