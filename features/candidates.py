@@ -26,6 +26,8 @@ from features import spec as S
 
 CANDIDATE_ID = "candidate_id"
 """Optional client reference for a row (echoed back; only a salted hash of it is ever logged)."""
+MAX_ID_CHARS = 128
+"""Longest accepted ``candidate_id``; a rejected row's id is echoed cut to this length."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def candidate_type() -> Any:
     """The strict TypedDict of one candidate, generated from the spec (cached)."""
     fields: dict[str, Any] = {
         CANDIDATE_ID: NotRequired[Annotated[str | None, Field(
-            max_length=128, description="Optional client reference for this row; echoed back, never stored "
+            max_length=MAX_ID_CHARS, description="Optional client reference for this row; echoed back, never stored "
             "(only a salted hash is audited).")]],
     }
     for f in S.BASELINE_FIELDS:

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from features.candidates import CANDIDATE_ID, candidate_rows_type, candidate_schema
+from features.candidates import candidate_rows_type, candidate_schema
 from serving.audit import AuditLog
 from serving.auth import bearer_token, fingerprint, token_matches
 from serving.config import ServiceSettings
@@ -170,10 +170,6 @@ class ALSStratifier:
         ctx.response.headers["X-Request-ID"] = self._audit(endpoint, header, started, 0, 0, [], 401)
         return UNAUTHORISED
 
-    @staticmethod
-    def _ids(rows: list[Any]) -> list[str]:
-        return [r[CANDIDATE_ID] for r in rows if isinstance(r, dict) and isinstance(r.get(CANDIDATE_ID), str)]
-
     # ------------------------------------------------------------------ endpoints
     @bentoml.api(route="/score", input_spec=ScoreRequest)
     async def score(self, candidate: CandidateBody, ctx: bentoml.Context) -> dict[str, Any]:
@@ -182,17 +178,17 @@ class ALSStratifier:
         header = ctx.request.headers.get("authorization")
         if not self.authorised(header):
             return self._unauthorised(ctx, "score", header, started)
-        encoded, errors = score_rows(self.model, self.encoder, [candidate])
-        rejected = len(errors)
+        scored = score_rows(self.model, self.encoder, [candidate])
+        rejected = len(scored.errors)
         status = 400 if rejected else 200
         ctx.response.status_code = status
-        request_id = self._audit("score", header, started, 1 - rejected, rejected, self._ids([candidate]), status)
+        request_id = self._audit("score", header, started, 1 - rejected, rejected, scored.ids, status)
         ctx.response.headers["X-Request-ID"] = request_id
         if rejected:
-            error = errors[0]
+            error = scored.errors[0]
             return {"error": {"field": f"candidate.{error['field']}" if error["field"] != "candidate"
                               else "candidate", "message": error["message"]}}
-        return _json_bytes(encoded[0])
+        return _json_bytes(scored.encoded[0])
 
     @bentoml.api(route="/score_batch", input_spec=ScoreBatchRequest)
     async def score_batch(self, candidates: CandidateList, ctx: bentoml.Context) -> dict[str, Any]:
@@ -206,11 +202,11 @@ class ALSStratifier:
             self._audit("score_batch", header, started, 0, len(candidates), [], 413)
             return {"error": {"field": "candidates", "message": f"batch of {len(candidates)} rows exceeds the "
                               f"maximum of {self.settings.max_batch}"}}
-        encoded, errors = score_rows(self.model, self.encoder, candidates)
-        request_id = self._audit("score_batch", header, started, len(candidates) - len(errors), len(errors),
-                                 self._ids(candidates), 200)
+        scored = score_rows(self.model, self.encoder, candidates)
+        request_id = self._audit("score_batch", header, started, len(candidates) - len(scored.errors),
+                                 len(scored.errors), scored.ids, 200)
         ctx.response.headers["X-Request-ID"] = request_id
-        return _json_bytes(b'{"results":[' + b",".join(encoded) + b'],"model":'
+        return _json_bytes(b'{"results":[' + b",".join(scored.encoded) + b'],"model":'
                            + orjson.dumps(self.metadata["model"]) + b"}")
 
 

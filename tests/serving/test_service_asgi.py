@@ -374,3 +374,27 @@ def test_a_served_bento_uses_its_own_model() -> None:
     assert bundled_model_uri(bento("als-stratifier:v3-abc")) == "bento:als-stratifier:v3-abc"
     assert bundled_model_uri(bento("other:1")) is None
     assert bundled_model_uri(bento("als-stratifier:a", "als-stratifier:b")) is None, "ambiguous: never guess"
+
+
+def test_the_audit_lists_every_candidate_id_whatever_path_scored_it(client: Any, audit_log: Path) -> None:
+    """A fully valid batch takes the one-pass fast path; its ids must be audited as a mixed batch's are."""
+    before = len(audit_log.read_text().splitlines()) if audit_log.exists() else 0
+    valid = client.post("/score_batch", json={"candidates": [{**GOOD, "candidate_id": "A-1"},
+                                                             {**GOOD, "candidate_id": "A-2"}]}, headers=AUTH)
+    mixed = client.post("/score_batch", json={"candidates": [{**GOOD, "candidate_id": "A-1"},
+                                                             {**GOOD, "candidate_id": "A-2", "sex": "x"}]},
+                        headers=AUTH)
+    assert (valid.status_code, mixed.status_code) == (200, 200)
+    lines = [json.loads(line) for line in audit_log.read_text().splitlines()[before:]]
+    assert len(lines[0]["candidate_id_hashes"]) == 2
+    assert lines[0]["candidate_id_hashes"] == lines[1]["candidate_id_hashes"]
+    assert valid.json()["results"][0]["candidate_id"] == "A-1", "the response still echoes the ids"
+
+
+def test_a_rejected_rows_id_is_echoed_cut_to_the_id_limit(client: Any) -> None:
+    long_id = "P" * 1_000
+    response = client.post("/score_batch", json={"candidates": [{**GOOD, "candidate_id": long_id}]}, headers=AUTH)
+    assert response.status_code == 200
+    row = response.json()["results"][0]
+    assert row["error"]["field"] == "candidate_id"
+    assert row["candidate_id"] == "P" * 128
