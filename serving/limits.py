@@ -1,60 +1,115 @@
-"""ASGI middleware: refuse request bodies over the configured size with 413 before they are read into memory."""
+"""ASGI middleware in front of the handlers: who may call, what may be sent, and how much, before a byte is parsed.
+
+For the scoring routes, in this order: a missing or wrong bearer token is 401 (audited) before the body is read;
+a body that is not ``application/json`` is 415; a body over ALSSTRAT_MAX_BODY_BYTES is 413, whether it declares
+its length or arrives in chunks. Every other request's body is held to the same size limit. The whole body is read
+here, within the limit, and handed on in one piece: BentoML then parses bytes it can trust to be bounded, and no
+error raised while reading (a chunked body growing past the limit) can surface as a 500 from inside BentoML.
+"""
 
 from __future__ import annotations
 
 import json
-import os
+import time
 from typing import Any
+
+import bentoml
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
-DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+SCORING_ROUTES = {"/score": "score", "/score_batch": "score_batch"}
+"""Path -> audit endpoint name of the routes that need a token and a JSON body."""
+JSON_MEDIA_TYPE = "application/json"
 
 
-def _limit() -> int:
-    raw = os.environ.get("ALSSTRAT_MAX_BODY_BYTES", "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_BODY_BYTES
+def _error(status: int, field: str, message: str, headers: list[tuple[bytes, bytes]] | None = None,
+           ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    body = json.dumps({"error": {"field": field, "message": message}}).encode()
+    return status, [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                    *(headers or [])], body
 
 
-class BodySizeLimit:
-    """Rejects a request whose declared or streamed body exceeds ALSSTRAT_MAX_BODY_BYTES (default 32 MiB)."""
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type header, lower case, without parameters (``""`` when absent)."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+class RequestGate:
+    """Authenticate, check the media type and bound the body before the request reaches BentoML.
+
+    The settings (tokens, body limit) and the audit log are the running service's: the gate asks for the service
+    instance per request, so it never reads configuration on its own.
+    """
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.max_bytes = _limit()
-
-    async def _reject(self, send: Any) -> None:
-        body = json.dumps({"error": {"field": "body", "message": f"request body exceeds {self.max_bytes} bytes"}})
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": body.encode()})
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope.get("type") != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._reject(send)
-                return
-        seen = 0
-        too_big = False
-
-        async def counting_receive() -> Message:
-            nonlocal seen, too_big
-            message: Message = await receive()
-            if message.get("type") == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    too_big = True
-                    raise BodyTooLarge
-            return message
-
         try:
-            await self.app(scope, counting_receive, send)
-        except BodyTooLarge:
-            await self._reject(send)
+            service = bentoml.get_current_service()
+        except bentoml.exceptions.BentoMLException:  # still starting: nothing to check against yet
+            await self.app(scope, receive, send)
+            return
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        endpoint = SCORING_ROUTES.get(scope.get("path", "")) if scope.get("method") == "POST" else None
+        if endpoint is not None:
+            refusal = self._refusal(service, endpoint, headers)
+            if refusal is not None:
+                await _respond(send, *refusal)
+                return
+        limit = service.settings.max_body_bytes
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await _respond(send, *_too_large(limit))
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message: Message = await receive()
+            if message.get("type") != "http.request":  # the client went away: nothing to answer
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await _respond(send, *_too_large(limit))
+                return
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # only http.disconnect can follow
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    def _refusal(service: Any, endpoint: str, headers: dict[bytes, bytes],
+                 ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        authorization = headers.get(b"authorization")
+        header = authorization.decode("latin-1") if authorization is not None else None
+        if not service.authorised(header):
+            request_id = service.audit_refusal(endpoint, header, time.perf_counter())
+            return _error(401, "Authorization", "missing or invalid bearer token",
+                          [(b"www-authenticate", b"Bearer"), (b"x-request-id", request_id.encode())])
+        if media_type(headers.get(b"content-type", b"").decode("latin-1")) != JSON_MEDIA_TYPE:
+            return _error(415, "Content-Type", f"must be {JSON_MEDIA_TYPE}")
+        return None
 
 
-class BodyTooLarge(Exception):
-    """A chunked body grew past the limit while being read."""
+def _too_large(limit: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    return _error(413, "body", f"request body exceeds {limit} bytes")
+
+
+async def _respond(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

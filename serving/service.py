@@ -34,7 +34,7 @@ from serving.auth import bearer_token, fingerprint, token_matches
 from serving.config import ServiceSettings
 from serving.encode import ResultEncoder
 from serving.errors import UniformErrors
-from serving.limits import BodySizeLimit
+from serving.limits import RequestGate
 from serving.metadata import model_metadata
 from serving.scoring import score_rows
 
@@ -162,12 +162,19 @@ class ALSStratifier:
         return request_id
 
 
+    def audit_refusal(self, endpoint: str, header: str | None, started: float) -> str:
+        """Audit a scoring call refused with 401 and return its request id.
+
+        The presented token's fingerprint is logged, so repeated attempts with one wrong token can be told apart
+        from many. :class:`serving.limits.RequestGate` refuses such calls before their body is read; the
+        handlers check again in case the service runs without the gate.
+        """
+        return self._audit(endpoint, header, started, 0, 0, [], 401)
+
     def _unauthorised(self, ctx: bentoml.Context, endpoint: str, header: str | None, started: float) -> dict[str, Any]:
-        """401 for a scoring call without a valid token; the refusal is audited too (with the presented token's
-        fingerprint, so repeated attempts with one wrong token can be told apart from many)."""
         ctx.response.status_code = 401
         ctx.response.headers["WWW-Authenticate"] = "Bearer"
-        ctx.response.headers["X-Request-ID"] = self._audit(endpoint, header, started, 0, 0, [], 401)
+        ctx.response.headers["X-Request-ID"] = self.audit_refusal(endpoint, header, started)
         return UNAUTHORISED
 
     # ------------------------------------------------------------------ endpoints
@@ -211,5 +218,5 @@ class ALSStratifier:
 
 
 # The decorators return a bentoml Service, though the stubs type the result as the class itself.
-ALSStratifier.add_asgi_middleware(BodySizeLimit)  # type: ignore[attr-defined]
+ALSStratifier.add_asgi_middleware(RequestGate)  # type: ignore[attr-defined]
 ALSStratifier.add_asgi_middleware(UniformErrors)  # type: ignore[attr-defined]

@@ -398,3 +398,52 @@ def test_a_rejected_rows_id_is_echoed_cut_to_the_id_limit(client: Any) -> None:
     row = response.json()["results"][0]
     assert row["error"]["field"] == "candidate_id"
     assert row["candidate_id"] == "P" * 128
+
+
+# ------------------------------------------------------------------------ the gate: token, media type, size
+def _chunks(total: int, size: int = 4096) -> Iterator[bytes]:
+    yield b'{"candidate": {"candidate_id": "'
+    for _ in range(total // size):
+        yield b"x" * size
+    yield b'"}}'
+
+
+# (id, path, headers, body, expected status, expected error field). A body that is an iterator is sent chunked,
+# without Content-Length.
+GATE_CASES: list[tuple[str, str, dict[str, str], Any, int, str]] = [
+    ("chunked body over the limit", "/score", {**AUTH, **JSON}, "chunked", 413, "body"),
+    ("multipart without boundary", "/score", {**AUTH, "content-type": "multipart/form-data"}, b"--x\r\n", 415,
+     "Content-Type"),
+    ("multipart with a bad boundary", "/score_batch", {**AUTH, "content-type": "multipart/form-data; boundary="},
+     b"--zz\r\nContent-Disposition: form-data\r\n\r\nA\r\n", 415, "Content-Type"),
+    ("text/plain", "/score", {**AUTH, "content-type": "text/plain"}, json.dumps({"candidate": GOOD}).encode(), 415,
+     "Content-Type"),
+    ("no content type", "/score", AUTH, json.dumps({"candidate": GOOD}).encode(), 415, "Content-Type"),
+    ("bad body without a token", "/score", JSON, b'{"candidate": ', 401, "Authorization"),
+    ("oversized body without a token", "/score_batch", JSON, b"x" * (MAX_BODY + 1), 401, "Authorization"),
+    ("wrong media type without a token", "/score", {"content-type": "text/plain"}, b"hello", 401, "Authorization"),
+]
+
+
+@pytest.mark.parametrize(("path", "headers", "body", "status", "field"), [c[1:] for c in GATE_CASES],
+                         ids=[c[0] for c in GATE_CASES])
+def test_the_gate_refuses_before_parsing(client: Any, path: str, headers: dict[str, str], body: Any, status: int,
+                                        field: str) -> None:
+    content = _chunks(MAX_BODY * 2) if body == "chunked" else body
+    response = client.post(path, content=content, headers=headers)
+    assert response.status_code == status, response.text
+    assert _error(response)["field"] == field
+
+
+def test_json_with_a_charset_is_json(client: Any) -> None:
+    response = client.post("/score", content=json.dumps({"candidate": GOOD}).encode(),
+                           headers={**AUTH, "content-type": "Application/JSON; charset=utf-8"})
+    assert response.status_code == 200, response.text
+
+
+def test_a_refusal_by_the_gate_is_audited(client: Any, audit_log: Path) -> None:
+    before = len(audit_log.read_text().splitlines())
+    response = client.post("/score", content=b"not even json", headers=JSON)
+    assert response.status_code == 401
+    line = json.loads(audit_log.read_text().splitlines()[before])
+    assert (line["endpoint"], line["status"], line["request_id"]) == ("score", 401, response.headers["X-Request-ID"])
