@@ -10,6 +10,7 @@ only 400 responses are buffered (they are small).
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 Message = dict[str, Any]
@@ -87,3 +88,55 @@ class UniformErrors:
             await send({"type": "http.response.body", "body": body})
 
         await self.app(scope, receive, send_wrapper)
+
+
+# ------------------------------------------------------------------------------------------- the server log
+BENTOML_REQUEST_LOGGER = "bentoml._internal.server.http_app"
+"""The logger BentoML reports a failed request on, with the exception attached (``log_exception``)."""
+
+
+class CallerValuesFilter(logging.Filter):
+    """Replace BentoML's traceback for a refused request by one line that carries no caller-supplied value.
+
+    BentoML logs every request it refuses (invalid JSON, a body of the wrong shape) at ERROR level with the
+    exception, and pydantic's message quotes the offending input: a patient identifier or a free-text note sent by
+    mistake would land in the server log. For a refusal (a pydantic validation error, or a BentoML error with a
+    4xx code) the record keeps the route and method (from BentoML's own arguments) and the kinds of problem, and
+    loses the exception. Errors of the server itself (5xx) keep their traceback: those are ours to debug.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return True
+        kinds = _refusal_kinds(exc)
+        if kinds is None:
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        where = f"{args[0]} [{args[1]}]" if len(args) >= 2 else "a route"
+        record.msg = "refused a bad request to %s: %s (caller values are never logged)"
+        record.args = (where, kinds)
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def _refusal_kinds(exc: BaseException) -> str | None:
+    """A value-free summary of why a request was refused, or None when ``exc`` is not a refusal."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        kinds = sorted({str(e.get("type")) for e in exc.errors(include_input=False, include_context=False)})
+        return f"{exc.error_count()} validation error(s): {', '.join(kinds)}"
+    code = getattr(getattr(exc, "error_code", None), "value", None)
+    if isinstance(code, int) and 400 <= code < 500:
+        return f"{type(exc).__name__} (HTTP {code})"
+    return None
+
+
+def install_log_filter() -> None:
+    """Attach :class:`CallerValuesFilter` to BentoML's request logger once (called when a worker starts)."""
+    target = logging.getLogger(BENTOML_REQUEST_LOGGER)
+    if not any(isinstance(f, CallerValuesFilter) for f in target.filters):
+        target.addFilter(CallerValuesFilter())

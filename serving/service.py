@@ -33,7 +33,7 @@ from serving.audit import AuditLog
 from serving.auth import bearer_token, fingerprint, token_matches
 from serving.config import ServiceSettings
 from serving.encode import ResultEncoder
-from serving.errors import UniformErrors
+from serving.errors import UniformErrors, install_log_filter
 from serving.limits import RequestGate
 from serving.metadata import model_metadata
 from serving.scoring import score_rows
@@ -115,6 +115,7 @@ class ALSStratifier:
         # BentoML only shows WARNING and above for loggers it does not own; the served version must be visible.
         if logger.level == logging.NOTSET:
             logger.setLevel(logging.INFO)
+        install_log_filter()
         settings = ServiceSettings.from_env()
         # A Bento built with a frozen model serves that model unless ALSSTRAT_MODEL_URI says otherwise.
         bundled = bundled_model_uri(getattr(ALSStratifier, "bento", None))

@@ -447,3 +447,16 @@ def test_a_refusal_by_the_gate_is_audited(client: Any, audit_log: Path) -> None:
     assert response.status_code == 401
     line = json.loads(audit_log.read_text().splitlines()[before])
     assert (line["endpoint"], line["status"], line["request_id"]) == ("score", 401, response.headers["X-Request-ID"])
+
+
+def test_no_caller_value_reaches_the_server_log(client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "PATIENT-SECRET-456 born 1961-03-04"
+    with caplog.at_level("DEBUG"):
+        bad_json = client.post("/score", content=f'{{"candidate": "{secret}"'.encode(), headers={**AUTH, **JSON})
+        wrong_type = client.post("/score", json={"candidate": secret}, headers=AUTH)
+        wrong_batch = client.post("/score_batch", json={"candidates": secret}, headers=AUTH)
+    assert (bad_json.status_code, wrong_type.status_code, wrong_batch.status_code) == (400, 400, 400)
+    logged = caplog.text + "".join(str(r.exc_info) + r.getMessage() for r in caplog.records)
+    assert "PATIENT-SECRET" not in logged
+    assert "1961-03-04" not in logged
+    assert any("refused a bad request to /score" in r.getMessage() for r in caplog.records), "still logged, briefly"
