@@ -23,10 +23,14 @@ DAYS_PER_MONTH = 30.4375
 """Days in an average Gregorian month; months = days / DAYS_PER_MONTH everywhere."""
 
 BASELINE_WINDOW_END_DAY = 91
-"""Last day (inclusive) of the baseline window; baseline measurements come from days [0, 91]."""
+"""Length of the lead-in window, days: the ``lead-in`` landmark is day 91 and its series fields use days [0, 91]."""
 
 SLOPE_WINDOW_END_DAY = 365
-"""Last day (inclusive) of the slope-outcome window (91, 365]."""
+"""Last day (inclusive) of the slope-outcome window of every landmark."""
+
+MEASUREMENT_LOOKBACK_DAYS = 91
+"""At the ``screening`` landmark, a measurement may come from up to this many days before day 0 (the value
+nearest day 0 is used): a screening visit's labs are often drawn a few weeks before the visit itself."""
 
 SLOPE_MIN_VISITS = 2
 SLOPE_MIN_SPAN_DAYS = 90
@@ -304,6 +308,81 @@ SYNTHETIC_TABLES: dict[str, TableSpec] = {**RAW_TABLES, "truth": TRUTH}
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# Landmarks: the prediction time L and what is known at it
+# --------------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Landmark:
+    """A prediction time L (days after day 0): features use data at or before L, outcomes are counted from L.
+
+    Attributes
+    ----------
+    name : str
+        ``screening`` or ``lead-in``.
+    day : int
+        L, days after the index day 0.
+    measurement_window : (int, int)
+        Inclusive days whose records give the "value nearest day 0" fields (ALSFRS-R, FVC, weight, biomarkers).
+    series_window : (int, int) or None
+        Inclusive days whose records give the series fields (baseline slopes and changes); None when the landmark
+        has a single visit, so no series field exists there.
+    slope_after_day : int
+        The slope outcome uses visits with day > this and <= :data:`SLOPE_WINDOW_END_DAY`.
+    description : str
+        What a prediction at this landmark means, in words.
+    time_origin : str
+        The time origin of every survival figure at this landmark, in words (shown with every answer).
+    """
+
+    name: str
+    day: int
+    measurement_window: tuple[int, int]
+    series_window: tuple[int, int] | None
+    slope_after_day: int
+    description: str
+    time_origin: str
+
+    @property
+    def fields(self) -> tuple[BaselineField, ...]:
+        """The baseline fields usable at this landmark (the model's inputs and the request schema)."""
+        return tuple(f for f in BASELINE_FIELDS if not f.series or self.series_window is not None)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def slope_window_text(self) -> str:
+        start = "[0" if self.slope_after_day < 0 else f"({self.slope_after_day}"
+        return f"{start}, {SLOPE_WINDOW_END_DAY}]"
+
+
+LANDMARKS: dict[str, Landmark] = {
+    "screening": Landmark(
+        "screening", 0, (-MEASUREMENT_LOOKBACK_DAYS, 0), None, -1,
+        "at the screening visit (day 0): the visit's measurements and the history before it; what a trial team "
+        "has when it decides whom to enrol",
+        "months from the scoring visit (day 0)"),
+    "lead-in": Landmark(
+        "lead-in", BASELINE_WINDOW_END_DAY, (0, BASELINE_WINDOW_END_DAY), (0, BASELINE_WINDOW_END_DAY),
+        BASELINE_WINDOW_END_DAY,
+        f"after a {BASELINE_WINDOW_END_DAY}-day lead-in (DREAM-2012 style): the first visit's measurements plus "
+        f"slopes and changes over days 0-{BASELINE_WINDOW_END_DAY}",
+        f"months from the end of the lead-in (day {BASELINE_WINDOW_END_DAY})"),
+}
+"""The landmarks a model can be trained at (architecture: "Time and units")."""
+
+DEFAULT_LANDMARK = "screening"
+"""Default for the champion, the demo and the HTTP service."""
+
+
+def landmark(name: str) -> Landmark:
+    """The landmark called ``name`` (ValueError naming the known ones otherwise)."""
+    try:
+        return LANDMARKS[name]
+    except KeyError:
+        raise ValueError(f"unknown landmark {name!r}: use one of {', '.join(LANDMARKS)}") from None
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # The cohort table (one row per patient): baseline fields (the model's input) + outcomes
 # --------------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -312,11 +391,14 @@ class BaselineField(FieldSpec):
 
     ``required_for_scoring`` marks the fields a screening visit must supply to be scored.
     ``analyte``/``matrix`` link biomarker fields back to the raw biomarker table.
+    ``series`` marks fields computed from several visits of a lead-in window (slopes, changes): they exist only
+    at a landmark with a series window (``lead-in``), never at ``screening``.
     """
 
     required_for_scoring: bool = False
     analyte: str | None = None
     matrix: str | None = None
+    series: bool = False
 
 
 def _biomarker(analyte: str, matrix: str, label: str, upper: float, source: str) -> BaselineField:
@@ -324,8 +406,8 @@ def _biomarker(analyte: str, matrix: str, label: str, upper: float, source: str)
     unit_name = unit.replace("/", "_").lower()
     return BaselineField(
         f"{analyte}_{matrix}_{unit_name}", "numeric",
-        f"{label} in {matrix}, {unit}, value nearest day 0 within the baseline window; optional (missing is not "
-        f"zero). {source}",
+        f"{label} in {matrix}, {unit}, value nearest day 0 within the landmark's measurement window; optional "
+        f"(missing is not zero). {source}",
         unit=unit, lower=0.01, upper=upper, group="biomarker", analyte=analyte, matrix=matrix,
     )
 
@@ -341,37 +423,42 @@ BASELINE_FIELDS: tuple[BaselineField, ...] = (
     BaselineField("sex", "categorical", "Sex.", categories=SEX, required_for_scoring=True),
     BaselineField("onset_site", "categorical", "Region of first symptoms.", categories=ONSET_SITE,
                   required_for_scoring=True),
-    BaselineField("months_since_onset", "numeric", "Symptom duration at day 0: (0 - onset_day) / 30.4375, months.",
+    BaselineField("months_since_onset", "numeric", "Symptom duration at the index visit (day 0): (0 - onset_day) / "
+                  "30.4375, months.",
                   unit="months", lower=0, upper=600, required_for_scoring=True, group="history"),
     BaselineField("diagnostic_delay_months", "numeric", "Onset to diagnosis: (diagnosis_day - onset_day) / 30.4375, "
                   "months (ENCALS predictor, Westeneng 2018).", unit="months", lower=0, upper=600,
                   required_for_scoring=True, group="history"),
-    BaselineField("alsfrs_r_total", "numeric", "ALSFRS-R total at the baseline visit nearest day 0 (0-48 points; 0-40 "
-                  "for a legacy-ALSFRS dataset, see its alsfrs_scale).", unit="points", lower=0, upper=48,
+    BaselineField("alsfrs_r_total", "numeric", "ALSFRS-R total at the visit nearest day 0 within the landmark's "
+                  "measurement window (0-48 points; 0-40 for a legacy-ALSFRS dataset, see its alsfrs_scale).", unit="points", lower=0, upper=48,
                   required_for_scoring=True, group="functional"),
     *(
         BaselineField(item, "numeric", f"ALSFRS-R item {i + 1} ({label}) at the baseline visit, 0-4 points.",
                       unit="points", lower=0, upper=4, group="functional")
         for i, (item, label) in enumerate(zip(ALSFRS_ITEMS, ALSFRS_ITEM_LABELS, strict=True))
     ),
-    BaselineField("alsfrs_r_slope_baseline", "numeric", "OLS slope of ALSFRS-R total over the baseline-window visits "
-                  "(days 0-91, >= 2 visits), points/month.", unit="points/month", lower=-48, upper=48,
-                  group="functional"),
-    BaselineField("fvc_pct_pred", "numeric", "FVC at the baseline visit nearest day 0, % predicted.",
+    BaselineField("alsfrs_r_slope_baseline", "numeric", "OLS slope of ALSFRS-R total over the lead-in visits "
+                  "(days 0-91, >= 2 visits), points/month; lead-in landmark only.", unit="points/month", lower=-48,
+                  upper=48, group="functional", series=True),
+    BaselineField("fvc_pct_pred", "numeric", "FVC at the visit nearest day 0 within the landmark's measurement "
+                  "window, % predicted.",
                   unit="% predicted", lower=0, upper=200, group="respiratory"),
-    BaselineField("fvc_slope_baseline", "numeric", "OLS slope of FVC over the baseline-window visits (>= 2 visits), "
-                  "% predicted per month.", unit="% predicted/month", lower=-200, upper=200, group="respiratory"),
-    BaselineField("fvc_change_pct", "numeric", "FVC change over the baseline window: 100 * (last - first) / first, % "
-                  "(>= 2 FVC measurements on different days). Unit-free: the same from % predicted or from litres "
-                  "(DREAM-2012), as the predicted value does not move within the window.", unit="%", lower=-100,
-                  upper=200, group="respiratory"),
-    BaselineField("bmi", "numeric", "Body-mass index at baseline: weight_kg / (height_cm/100)^2, kg/m^2 "
+    BaselineField("fvc_slope_baseline", "numeric", "OLS slope of FVC over the lead-in visits (>= 2 visits), "
+                  "% predicted per month; lead-in landmark only.", unit="% predicted/month", lower=-200, upper=200,
+                  group="respiratory", series=True),
+    BaselineField("fvc_change_pct", "numeric", "FVC change over the lead-in: 100 * (last - first) / first, % "
+                  "(>= 2 FVC measurements on different days; lead-in landmark only). Unit-free: the same from % "
+                  "predicted or from litres (DREAM-2012), as the predicted value does not move within the window.",
+                  unit="%", lower=-100, upper=200, group="respiratory", series=True),
+    BaselineField("bmi", "numeric", "Body-mass index at the landmark visit: weight_kg / (height_cm/100)^2, kg/m^2 "
                   "(higher BMI -> longer survival, Atassi 2014).", unit="kg/m^2", lower=10, upper=70,
                   group="anthropometric"),
-    BaselineField("weight_change_pct", "numeric", "Weight change over the baseline window: 100 * (last - first) / "
-                  "first, % (>= 2 weights).", unit="%", lower=-60, upper=60, group="anthropometric"),
-    BaselineField("weight_slope_baseline", "numeric", "OLS slope of weight over the baseline-window visits "
-                  "(>= 2 visits), kg/month.", unit="kg/month", lower=-50, upper=50, group="anthropometric"),
+    BaselineField("weight_change_pct", "numeric", "Weight change over the lead-in: 100 * (last - first) / "
+                  "first, % (>= 2 weights; lead-in landmark only).", unit="%", lower=-60, upper=60,
+                  group="anthropometric", series=True),
+    BaselineField("weight_slope_baseline", "numeric", "OLS slope of weight over the lead-in visits "
+                  "(>= 2 visits), kg/month; lead-in landmark only.", unit="kg/month", lower=-50, upper=50,
+                  group="anthropometric", series=True),
     _biomarker("nfl", "serum", "Neurofilament light chain", 1e5, _NFL_SRC),
     _biomarker("nfl", "plasma", "Neurofilament light chain", 1e5, _NFL_SRC),
     _biomarker("nfl", "csf", "Neurofilament light chain", 1e6, _NFL_SRC),
@@ -386,14 +473,16 @@ BASELINE_FIELDS: tuple[BaselineField, ...] = (
     BaselineField("ftd", "categorical", "Frontotemporal dementia.", categories=FTD),
     BaselineField("riluzole", "boolean", "Taking riluzole at baseline."),
 )
-"""Cohort baseline fields: exactly what a screening visit collects. Model input and HTTP request body."""
+"""Cohort baseline fields of every landmark (a model uses :attr:`Landmark.fields` of its own landmark)."""
 
 OUTCOME_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("alsfrs_r_slope_3_12", "numeric", "Outcome: OLS slope of ALSFRS-R total over visits with day in "
-              "(91, 365], >= 2 visits spanning >= 90 days, points/month; missing otherwise (never imputed).",
+    FieldSpec("alsfrs_r_slope_3_12", "numeric", "Outcome: OLS slope of ALSFRS-R total over the visits of the "
+              "landmark's slope window (screening: days [0, 365]; lead-in: (91, 365]), >= 2 visits spanning >= 90 "
+              "days, points/month; missing otherwise (never imputed).",
               unit="points/month", lower=-48, upper=48, group="outcome"),
-    FieldSpec("time_to_event_months", "numeric", "Outcome: months from day 0 to the first of death, tracheostomy or "
-              "permanent ventilation; else to the last contact (censored).", unit="months", lower=0, upper=1200,
+    FieldSpec("time_to_event_months", "numeric", "Outcome: months from the landmark L to the first of death, "
+              "tracheostomy or permanent ventilation; else to the last contact (censored); missing when the endpoint "
+              "or censoring falls at or before L.", unit="months", lower=0, upper=1200,
               group="outcome"),
     FieldSpec("event_observed", "boolean", "Outcome: True if the composite endpoint was observed, False if censored.",
               group="outcome"),
@@ -432,6 +521,7 @@ def spec_hash() -> str:
         "raw": {name: [asdict(f) for f in t.fields] for name, t in SYNTHETIC_TABLES.items()},
         "cohort": [asdict(f) for f in COHORT_FIELDS],
         "constants": [DAYS_PER_MONTH, BASELINE_WINDOW_END_DAY, SLOPE_WINDOW_END_DAY, SLOPE_MIN_VISITS,
-                      SLOPE_MIN_SPAN_DAYS],
+                      SLOPE_MIN_SPAN_DAYS, MEASUREMENT_LOOKBACK_DAYS],
+        "landmarks": [asdict(lm) for lm in LANDMARKS.values()],
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -29,7 +29,17 @@ class SimulateConfig(Strict):
 class DataConfig(Strict):
     source: Literal["synthetic", "native", "proact", "dream2012"] = "synthetic"
     input: str | None = Field(None, description="Folder or file to read; for synthetic, None means simulate.")
+    landmark: Literal["screening", "lead-in"] | None = Field(None, description=(
+        "Prediction time (architecture 'Time and units'): features at or before it, outcomes counted from it. "
+        "None: screening, except for dream2012 (lead-in only)."))
     simulate: SimulateConfig = SimulateConfig()
+
+    @property
+    def resolved_landmark(self) -> str:
+        """The landmark this data is read at (the source's default when none is configured)."""
+        from features.sources.registry import default_landmark
+
+        return self.landmark or default_landmark(self.source)
 
 
 class SplitConfig(Strict):
@@ -52,6 +62,9 @@ class SubtypeConfig(Strict):
         "Variance floor added to each component's covariance, in units of the standardised features. Missing "
         "values are filled with the training median, which puts a point mass at the median; with a tiny floor "
         "(1e-4) a component collapsed onto it and BIC rewarded that."))
+    min_observed_fraction: float = Field(0.2, gt=0, le=1, description=(
+        "A configured clustering feature is used only when observed in at least this fraction of the training "
+        "patients (real cohorts often lack LCN2 or NfL); the run records which features were used."))
     n_init: int = Field(3, ge=1)
     n_bootstrap: int = Field(20, ge=2)
     min_stability_ari: float = Field(0.6, ge=0, le=1, description="Mean bootstrap ARI a K must reach to be chosen.")

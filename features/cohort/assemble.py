@@ -1,12 +1,16 @@
-"""Stage 1, assembly: validated raw tables -> the cohort table (one row per patient) and its import report.
+"""Stage 1, assembly: validated raw tables -> the cohort table (one row per patient) at a landmark, and its report.
 
-This module owns the as-of aggregation at the index day 0. Only records on or before the end of the baseline
-window feed baseline fields; outcomes come only from after it (see ``docs/cohort.md`` for every definition):
+This module owns the as-of aggregation at the prediction landmark L (:data:`features.spec.LANDMARKS`). Only
+records on or before L feed baseline fields; outcomes are counted from L (see ``docs/cohort.md``):
 
-- history fields (onset, diagnostic delay) use patient-level days up to day 91;
-- baseline measurements (ALSFRS-R, FVC, weight, biomarkers) use records with day in [0, 91];
-- the slope outcome uses visits with day in (91, 365]; the survival outcome uses endpoint days and, when
-  censored, the latest contact day of the patient in any table.
+- history fields (onset, diagnostic delay) use patient-level days up to L;
+- measurements (ALSFRS-R, FVC, weight, biomarkers) use the record nearest day 0 in the landmark's measurement
+  window (screening: days [-91, 0]; lead-in: [0, 91]); series fields (baseline slopes, changes) use the
+  lead-in window [0, 91] and exist only at the lead-in landmark;
+- the slope outcome uses visits in the landmark's slope window (screening: [0, 365]; lead-in: (91, 365]); the
+  survival outcome is the time from L to the first endpoint or, when censored, to the latest contact day in any
+  table. A patient whose endpoint or censoring falls at or before L has no survival outcome at L (reported): who
+  lived to a later visit must not leak into a prediction made before it.
 
 Every patient of the ``patients`` table is kept, in its order. Every raw record is either used, counted as
 lying outside the windows, or listed in the report as excluded with its reason: nothing is dropped silently.
@@ -33,10 +37,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
 
-__all__ = ["ALSFRS_SCALES", "BASELINE_WINDOW_START_DAY", "build_cohort", "nearest_to_day0"]
-
-BASELINE_WINDOW_START_DAY = 0
-"""First day (inclusive) of the baseline window for measurements: [0, 91]."""
+__all__ = ["ALSFRS_SCALES", "build_cohort", "nearest_to_day0"]
 
 ALSFRS_SCALES = (40, 48)
 """ALSFRS-R (12 items, 0-48) or the legacy ALSFRS (10 items, 0-40)."""
@@ -52,6 +53,7 @@ REASON_UNKNOWN_ANALYTE = "unknown analyte or matrix"
 REASON_UNKNOWN_UNIT = "unknown unit for this analyte"
 REASON_BAD_VALUE = "value missing or not positive"
 REASON_EVENT_BEFORE_DAY0 = "endpoint before day 0"
+REASON_SURVIVAL_AT_LANDMARK = "endpoint or censoring at or before the landmark: no survival outcome"
 REASON_UNKNOWN_EVENT = "not an endpoint of the composite (death, tracheostomy, permanent_niv)"
 
 
@@ -94,6 +96,7 @@ def build_cohort(
     source: str,
     report: ImportReport | None = None,
     alsfrs_scale: int = 48,
+    landmark: str = S.DEFAULT_LANDMARK,
 ) -> Cohort:
     """Assemble the cohort table (one row per patient) from typed, validated raw tables.
 
@@ -108,6 +111,9 @@ def build_cohort(
         An importer's report to extend (e.g. PRO-ACT mapping exclusions); a new one is made otherwise.
     alsfrs_scale : {48, 40}, default 48
         ALSFRS-R (0-48) or legacy ALSFRS (0-40). Totals are taken as given; a total above the scale is an error.
+    landmark : {"screening", "lead-in"}, default "screening"
+        The prediction time L (:data:`features.spec.LANDMARKS`): what the baseline fields may use and where the
+        outcomes start.
 
     Returns
     -------
@@ -120,19 +126,20 @@ def build_cohort(
     Raises
     ------
     ValueError
-        For an ``alsfrs_scale`` other than 40 or 48.
+        For an ``alsfrs_scale`` other than 40 or 48, or an unknown landmark.
     FeatureDataError
         When a table or column is missing, ``patient_id`` is not unique in ``patients``, or an ALSFRS total
         exceeds ``alsfrs_scale`` (every violation listed).
     """
     if alsfrs_scale not in ALSFRS_SCALES:
         raise ValueError(f"alsfrs_scale must be one of {ALSFRS_SCALES}, got {alsfrs_scale!r}")
+    at = S.landmark(landmark)
     _check_inputs(tables)
     if report is None:
         report = ImportReport(source=source)
-    builder = _Assembly(tables, report, alsfrs_scale)
+    builder = _Assembly(tables, report, alsfrs_scale, at)
     table = builder.run()
-    return Cohort(table=table, source=source, alsfrs_scale=alsfrs_scale, report=report)
+    return Cohort(table=table, source=source, alsfrs_scale=alsfrs_scale, report=report, landmark=at.name)
 
 
 def _check_inputs(tables: Mapping[str, pd.DataFrame]) -> None:
@@ -167,7 +174,9 @@ def _floats(series: pd.Series) -> NDArray[np.float64]:
 class _Assembly:
     """One assembly run: holds the patient index, the output columns and the report while it is built."""
 
-    def __init__(self, tables: Mapping[str, pd.DataFrame], report: ImportReport, alsfrs_scale: int) -> None:
+    def __init__(self, tables: Mapping[str, pd.DataFrame], report: ImportReport, alsfrs_scale: int,
+                 landmark: S.Landmark) -> None:
+        self.landmark = landmark
         self.patients = tables["patients"].reset_index(drop=True)
         self.visits = tables["visits"].reset_index(drop=True)
         self.biomarkers = tables["biomarkers"].reset_index(drop=True)
@@ -234,10 +243,10 @@ class _Assembly:
             self.out[name] = p[name]
         onset = _floats(p["onset_day"])
         diagnosis = _floats(p["diagnosis_day"])
-        # History fields may only use what is known by the end of the baseline window: a diagnosis recorded
-        # after day 91 would leak follow-up into a baseline field, so the delay is left missing.
-        late = diagnosis > S.BASELINE_WINDOW_END_DAY
-        self.counts["patients_diagnosis_after_baseline_window"] = int(late.sum())
+        # History fields may only use what is known at the landmark: a diagnosis recorded after L would leak
+        # follow-up into a baseline field, so the delay is left missing.
+        late = diagnosis > self.landmark.day
+        self.counts["patients_diagnosis_after_landmark"] = int(late.sum())
         diagnosis = np.where(late, np.nan, diagnosis)
         self.out["months_since_onset"] = (0.0 - onset) / S.DAYS_PER_MONTH
         self.out["diagnostic_delay_months"] = (diagnosis - onset) / S.DAYS_PER_MONTH
@@ -295,13 +304,17 @@ class _Assembly:
         self.contact_codes.append(codes[placed])
         self.contact_days.append(days[placed])
 
-        base = ok & (days >= BASELINE_WINDOW_START_DAY) & (days <= S.BASELINE_WINDOW_END_DAY)
+        first, last = self.landmark.measurement_window
+        base = ok & (days >= first) & (days <= last)
+        series_first, series_last = self.landmark.series_window or (first, last)
+        at_or_before = ok & (days >= min(first, series_first)) & (days <= self.landmark.day)
         self.counts.update(
             {
                 "visits_read": len(v),
                 "visits_excluded": int((unknown | no_day | duplicate | empty).sum()),
-                "visits_before_day0": int((ok & (days < BASELINE_WINDOW_START_DAY)).sum()),
-                "visits_used_baseline": int(base.sum()),
+                "visits_before_window": int((ok & (days < min(first, series_first))).sum()),
+                "visits_used_baseline": int(at_or_before.sum()),
+                "visits_after_landmark": int((ok & (days > self.landmark.day)).sum()),
                 "visits_total_from_items": int((derived & ok).sum()),
                 "visits_items_incomplete_without_total": int(
                     (ok & np.isnan(total) & ~np.isnan(items).all(axis=1)).sum()
@@ -320,19 +333,27 @@ class _Assembly:
             column = np.full(n, np.nan)
             column[found] = items[row[found], j]
             self.out[item] = column
-        self.out["alsfrs_r_slope_baseline"] = targets.grouped_ols_slope_per_month(codes[sel], days[sel], total[sel], n)
-
-        sel = base & has_fvc
-        self.out["fvc_pct_pred"] = self._nearest_value(codes, days, fvc, sel)
-        self.out["fvc_slope_baseline"] = targets.grouped_ols_slope_per_month(codes[sel], days[sel], fvc[sel], n)
-        # relative change, so sources that record FVC in litres (DREAM-2012) give the same quantity
-        self.out["fvc_change_pct"] = _change_pct(codes[sel], days[sel], fvc[sel], n)
-
-        sel = base & has_weight
-        baseline_weight = self._nearest_value(codes, days, weight, sel)
+        self.out["fvc_pct_pred"] = self._nearest_value(codes, days, fvc, base & has_fvc)
+        baseline_weight = self._nearest_value(codes, days, weight, base & has_weight)
         self.out["bmi"] = baseline_weight / (self.height_cm / 100.0) ** 2
-        self.out["weight_slope_baseline"] = targets.grouped_ols_slope_per_month(codes[sel], days[sel], weight[sel], n)
-        self.out["weight_change_pct"] = _change_pct(codes[sel], days[sel], weight[sel], n)
+
+        # Series fields need several visits of a lead-in window; a landmark without one (screening) has none.
+        for name in ("alsfrs_r_slope_baseline", "fvc_slope_baseline", "fvc_change_pct", "weight_slope_baseline",
+                     "weight_change_pct"):
+            self.out[name] = np.full(n, np.nan)
+        if self.landmark.series_window is not None:
+            series = ok & (days >= series_first) & (days <= series_last)
+            sel = series & has_total
+            self.out["alsfrs_r_slope_baseline"] = targets.grouped_ols_slope_per_month(
+                codes[sel], days[sel], total[sel], n)
+            sel = series & has_fvc
+            self.out["fvc_slope_baseline"] = targets.grouped_ols_slope_per_month(codes[sel], days[sel], fvc[sel], n)
+            # relative change, so sources that record FVC in litres (DREAM-2012) give the same quantity
+            self.out["fvc_change_pct"] = _change_pct(codes[sel], days[sel], fvc[sel], n)
+            sel = series & has_weight
+            self.out["weight_slope_baseline"] = targets.grouped_ols_slope_per_month(
+                codes[sel], days[sel], weight[sel], n)
+            self.out["weight_change_pct"] = _change_pct(codes[sel], days[sel], weight[sel], n)
         return ok, codes, days, total
 
     def _nearest_row(
@@ -400,7 +421,8 @@ class _Assembly:
         ok = placed & ~(bad_pair | no_field | bad_unit | bad_value)
 
         canonical = value * factor
-        in_window = ok & (days >= BASELINE_WINDOW_START_DAY) & (days <= S.BASELINE_WINDOW_END_DAY)
+        first, last = self.landmark.measurement_window
+        in_window = ok & (days >= first) & (days <= last)
         n_fields = len(fields)
         group = codes * n_fields + field
         rows = np.flatnonzero(in_window)
@@ -418,10 +440,10 @@ class _Assembly:
             {
                 "biomarkers_read": len(b),
                 "biomarkers_excluded": int((~placed | bad_pair | no_field | bad_unit | bad_value).sum()),
-                "biomarkers_before_day0": int((ok & (days < BASELINE_WINDOW_START_DAY)).sum()),
+                "biomarkers_before_window": int((ok & (days < first)).sum()),
                 "biomarkers_used": int(chosen.size),
-                "biomarkers_baseline_window_not_nearest": int(rows.size - chosen.size),
-                "biomarkers_after_baseline_window": int((ok & (days > S.BASELINE_WINDOW_END_DAY)).sum()),
+                "biomarkers_window_not_nearest": int(rows.size - chosen.size),
+                "biomarkers_after_window": int((ok & (days > last)).sum()),
                 "biomarkers_used_same_day_replicates": int((count[group[chosen]] > 1).sum()),
             }
         )
@@ -453,9 +475,13 @@ class _Assembly:
         outcome = targets.survival_outcome(
             self.n, codes[ok], days[ok], np.concatenate(self.contact_codes), np.concatenate(self.contact_days)
         )
-        self.out["time_to_event_months"] = outcome.time_months
-        self.out["event_observed"] = outcome.event_observed
         first_day = np.where(outcome.event_observed, outcome.time_months * S.DAYS_PER_MONTH, np.nan)
+        # Counted from the landmark; an endpoint or censoring at or before it gives no outcome at this landmark.
+        time_days = outcome.time_months * S.DAYS_PER_MONTH
+        gone = ~(time_days > self.landmark.day)
+        self._exclude("cohort", gone, self.patients["patient_id"], REASON_SURVIVAL_AT_LANDMARK)
+        self.out["time_to_event_months"] = np.where(gone, np.nan, (time_days - self.landmark.day) / S.DAYS_PER_MONTH)
+        self.out["event_observed"] = pd.array(np.where(gone, None, outcome.event_observed), dtype="boolean")
         # Endpoints on the first endpoint day define the time; later ones (e.g. death after tracheostomy) do not.
         rows = np.flatnonzero(ok)
         used = np.isclose(days[rows], first_day[codes[rows]], rtol=0, atol=1e-6)
@@ -466,9 +492,10 @@ class _Assembly:
                 "events_excluded": int((~ok).sum()),
                 "events_used": int(used.sum()),
                 "events_after_first_endpoint": int((~used).sum()),
-                "patients_with_endpoint": int(outcome.event_observed.sum()),
-                "patients_censored": int(censored.sum()),
-                "patients_censored_at_day0": int((censored & (outcome.time_months == 0)).sum()),
+                "patients_with_endpoint": int((outcome.event_observed & ~gone).sum()),
+                "patients_censored": int((censored & ~gone).sum()),
+                "patients_endpoint_at_or_before_landmark": int((outcome.event_observed & gone).sum()),
+                "patients_censored_at_or_before_landmark": int((censored & gone).sum()),
             }
         )
         self._note_records_after_death(codes[ok], days[ok], e["event"].to_numpy(dtype=object)[ok])
@@ -497,10 +524,11 @@ class _Assembly:
         self, ok: NDArray[np.bool_], codes: NDArray[np.intp], days: NDArray[np.float64], total: NDArray[np.float64]
     ) -> None:
         rows = np.flatnonzero(ok)
-        outcome = targets.slope_outcome(codes[rows], days[rows], total[rows], self.n)
+        after = self.landmark.slope_after_day
+        outcome = targets.slope_outcome(codes[rows], days[rows], total[rows], self.n, after_day=after)
         self.out["alsfrs_r_slope_3_12"] = outcome.slope
         window = np.zeros(ok.shape[0], dtype=bool)
-        window[rows] = (days[rows] > S.BASELINE_WINDOW_END_DAY) & (days[rows] <= S.SLOPE_WINDOW_END_DAY)
+        window[rows] = (days[rows] > after) & (days[rows] <= S.SLOPE_WINDOW_END_DAY)
         in_window = np.zeros(ok.shape[0], dtype=bool)
         in_window[rows] = outcome.rows_in_window
         used = np.zeros(ok.shape[0], dtype=bool)
@@ -550,26 +578,18 @@ class _Assembly:
     def _finish_report(self) -> None:
         c = self.counts
         partitions = {
-            "visits": (
-                "visits_read",
-                [
-                    "visits_excluded",
-                    "visits_before_day0",
-                    "visits_used_baseline",
-                    "visits_used_outcome",
-                    "visits_outcome_window_insufficient",
-                    "visits_outcome_window_without_alsfrs",
-                    "visits_after_outcome_window",
-                ],
-            ),
+            # Visits: by day relative to the windows (a screening visit on day 0 feeds the baseline fields and also
+            # starts the slope outcome, so outcome use is reported beside this partition, not inside it).
+            "visits": ("visits_read", ["visits_excluded", "visits_before_window", "visits_used_baseline",
+                                       "visits_after_landmark"]),
             "biomarkers": (
                 "biomarkers_read",
                 [
                     "biomarkers_excluded",
-                    "biomarkers_before_day0",
+                    "biomarkers_before_window",
                     "biomarkers_used",
-                    "biomarkers_baseline_window_not_nearest",
-                    "biomarkers_after_baseline_window",
+                    "biomarkers_window_not_nearest",
+                    "biomarkers_after_window",
                 ],
             ),
             "events": ("events_read", ["events_excluded", "events_used", "events_after_first_endpoint"]),
@@ -585,23 +605,26 @@ class _Assembly:
             self.report.notes.append(f"assembly counts replaced importer counts of the same name: {clashes}")
         self.report.counts.update(c)
         self.report.excluded.extend(self.excluded)
-        if c["patients_diagnosis_after_baseline_window"]:
+        lm = self.landmark
+        if c["patients_diagnosis_after_landmark"]:
             self.report.notes.append(
-                f"{c['patients_diagnosis_after_baseline_window']} patients have a diagnosis "
-                f"after day {S.BASELINE_WINDOW_END_DAY}: diagnostic_delay_months left missing "
-                "(not known at baseline)"
+                f"{c['patients_diagnosis_after_landmark']} patients have a diagnosis after the landmark (day "
+                f"{lm.day}): diagnostic_delay_months left missing (not known at the landmark)"
             )
-        if c["patients_censored_at_day0"]:
+        gone = c["patients_endpoint_at_or_before_landmark"] + c["patients_censored_at_or_before_landmark"]
+        if gone:
             self.report.notes.append(
-                f"{c['patients_censored_at_day0']} patients have no contact after day 0: "
-                "censored at 0 months (survival models needing time > 0 must handle them)"
+                f"{gone} patients have no survival outcome at the {lm.name} landmark (day {lm.day}): "
+                f"{c['patients_endpoint_at_or_before_landmark']} had the endpoint and "
+                f"{c['patients_censored_at_or_before_landmark']} their last contact at or before it"
             )
         if self.has_truth:
             self.report.notes.append("truth table present: not used by assembly")
+        series = f"[{lm.series_window[0]}, {lm.series_window[1]}]" if lm.series_window else "none"
         self.report.notes.append(
-            f"windows: history days <= {S.BASELINE_WINDOW_END_DAY}; baseline measurements days "
-            f"[{BASELINE_WINDOW_START_DAY}, {S.BASELINE_WINDOW_END_DAY}]; slope outcome days "
-            f"({S.BASELINE_WINDOW_END_DAY}, {S.SLOPE_WINDOW_END_DAY}]; months = days / {S.DAYS_PER_MONTH}"
+            f"landmark {lm.name} (L = day {lm.day}): history days <= {lm.day}; measurements nearest day 0 in days "
+            f"[{lm.measurement_window[0]}, {lm.measurement_window[1]}]; series fields days {series}; slope outcome "
+            f"days {lm.slope_window_text()}; survival {lm.time_origin}; months = days / {S.DAYS_PER_MONTH}"
         )
 
 

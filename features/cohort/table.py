@@ -72,6 +72,8 @@ class Cohort:
     source: str
     alsfrs_scale: int = 48
     report: ImportReport | None = None
+    landmark: str = S.DEFAULT_LANDMARK
+    """The prediction time the baseline fields and outcomes are defined at (:data:`features.spec.LANDMARKS`)."""
 
     @property
     def content_hash(self) -> str:
@@ -80,6 +82,7 @@ class Cohort:
     def metadata(self) -> dict[str, Any]:
         return {
             "source": self.source,
+            "landmark": self.landmark,
             "alsfrs_scale": self.alsfrs_scale,
             "content_hash": self.content_hash,
             "spec_hash": S.spec_hash(),
@@ -155,7 +158,8 @@ def read_cohort(path: str | Path) -> Cohort:
     meta = json.loads(raw_meta) if raw_meta else {}
     table = arrow.to_pandas()
     check_cohort_columns(table, str(path))
+    # A cohort written before landmarks existed used the lead-in windows (features from days 0-91).
     return Cohort(table=table, source=str(meta.get("source", "unknown")),
-                  alsfrs_scale=int(meta.get("alsfrs_scale", 48)))
+                  alsfrs_scale=int(meta.get("alsfrs_scale", 48)), landmark=str(meta.get("landmark", "lead-in")))
 
 

@@ -37,6 +37,9 @@ from features.cohort.table import Cohort, ImportReport, cohort_dtype
 from features.errors import FeatureDataError, Violation
 
 DREAM_FILE = "als_dream2012.csv.gz"
+
+DREAM_LANDMARK = "lead-in"
+"""DREAM-2012 features summarise the first 3 months and its outcome is the slope over months 3-12: lead-in."""
 """File name of the feature table inside the DREAM-2012 folder."""
 
 DREAM_DAYS_PER_MONTH = 365.24 / 12
@@ -147,7 +150,8 @@ def load_dream2012(path: str | Path) -> Cohort:
         counts={"patients": len(table), "train": len(table) - n_test, "test": n_test},
         notes=notes,
     )
-    return Cohort(table=table, source="dream2012", alsfrs_scale=ALSFRS_SCALE, report=report)
+    return Cohort(table=table, source="dream2012", alsfrs_scale=ALSFRS_SCALE, report=report,
+                  landmark=DREAM_LANDMARK)
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from features.cohort.table import Cohort
 SOURCES = ("native", "synthetic", "proact", "dream2012")
 
 
-def load_cohort(source: str, path: str | Path) -> Cohort:
+def load_cohort(source: str, path: str | Path, landmark: str | None = None) -> Cohort:
     """Build the cohort table from ``path`` read as ``source``.
 
     Parameters
@@ -19,6 +19,9 @@ def load_cohort(source: str, path: str | Path) -> Cohort:
         ``proact`` reads a PRO-ACT export folder; ``dream2012`` reads the DREAM-2012 feature table.
     path : path
         Folder or file to read.
+    landmark : {"screening", "lead-in"}, optional
+        Prediction time of the cohort (:data:`features.spec.LANDMARKS`). Default: ``screening``, except for
+        ``dream2012``, whose table only exists at ``lead-in`` (features over the first 3 months).
 
     Returns
     -------
@@ -28,24 +31,36 @@ def load_cohort(source: str, path: str | Path) -> Cohort:
     Raises
     ------
     ValueError
-        For an unknown source name.
+        For an unknown source name, or a landmark the source cannot provide.
     FeatureDataError
         For input that breaks the contract (every violation listed).
     """
+    from features import spec as S
     from features.cohort.assemble import build_cohort
 
+    if source == "dream2012":
+        from features.sources.dream2012 import DREAM_LANDMARK, load_dream2012
+
+        if landmark not in (None, DREAM_LANDMARK):
+            raise ValueError(f"the dream2012 source exists only at the {DREAM_LANDMARK!r} landmark (its features "
+                             f"summarise the first 3 months), not at {landmark!r}")
+        return load_dream2012(path)
+    at = S.landmark(landmark or default_landmark(source))
     if source in ("native", "synthetic"):
         from features.sources.native import load_native
 
         tables = load_native(path, with_truth=True if source == "synthetic" else None)
-        return build_cohort(tables, source=source)
+        return build_cohort(tables, source=source, landmark=at.name)
     if source == "proact":
         from features.sources.proact.load import load_proact
 
         tables, report = load_proact(path)
-        return build_cohort(tables, source="proact", report=report)
-    if source == "dream2012":
-        from features.sources.dream2012 import load_dream2012
-
-        return load_dream2012(path)
+        return build_cohort(tables, source="proact", report=report, landmark=at.name)
     raise ValueError(f"unknown source {source!r} (expected one of: {', '.join(SOURCES)})")
+
+
+def default_landmark(source: str) -> str:
+    """The landmark a source is read at when none is named: ``lead-in`` for DREAM-2012, else ``screening``."""
+    from features import spec as S
+
+    return "lead-in" if source == "dream2012" else S.DEFAULT_LANDMARK

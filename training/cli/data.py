@@ -55,8 +55,10 @@ def cohort(
     source: Annotated[str, typer.Option(help="native | synthetic | proact | dream2012")],
     input: Annotated[Path, typer.Option(help="Folder (native, synthetic, proact) or file/folder (dream2012).")],
     out: Annotated[Path, typer.Option(help="Cohort table to write (.parquet); a .report.json is written beside it.")],
+    landmark: Annotated[str | None, typer.Option(help="Prediction time: screening (day 0, the default) or lead-in "
+                                                      "(day 91; the only one for dream2012).")] = None,
 ) -> None:
-    """Assemble the cohort table (one row per patient) and its import report."""
+    """Assemble the cohort table (one row per patient) at a landmark, and its import report."""
     with cli_errors():
         from features.cohort.table import write_cohort
         from features.sources.registry import load_cohort
@@ -64,7 +66,17 @@ def cohort(
 
         if out.suffix != ".parquet":
             raise BadInput(f"--out must end in .parquet, got {out.name!r}")
-        built = load_cohort(source, input)
+        from features import spec as S
+        from features.sources.registry import SOURCES
+
+        if source not in SOURCES:
+            raise BadInput(f"unknown source {source!r} (expected one of: {', '.join(SOURCES)})")
+        if landmark is not None and landmark not in S.LANDMARKS:
+            raise BadInput(f"unknown landmark {landmark!r}: use one of {', '.join(S.LANDMARKS)}")
+        if source == "dream2012" and landmark not in (None, "lead-in"):
+            raise BadInput("the dream2012 source exists only at the 'lead-in' landmark (its features summarise the "
+                           f"first 3 months), not at {landmark!r}")
+        built = load_cohort(source, input, landmark=landmark)
         path, report_path = write_cohort(built, out)
         print_cohort_summary(console, built, path, report_path)
 

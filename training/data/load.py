@@ -44,12 +44,12 @@ def load_training_data(cfg: DataConfig) -> TrainingData:
 
             tables = load_native(cfg.input, with_truth=True)
             description = f"synthetic tables from {Path(cfg.input).name}"
-        cohort = build_cohort(tables, source="synthetic")
+        cohort = build_cohort(tables, source="synthetic", landmark=cfg.resolved_landmark)
         truth = tables["truth"].set_index("patient_id")
         return TrainingData(cohort=cohort, truth=truth, description=description)
     if cfg.input is None:
         raise FileNotFoundError(f"data.input is required for source {cfg.source!r}")
     from features.sources.registry import load_cohort
 
-    cohort = load_cohort(cfg.source, cfg.input)
+    cohort = load_cohort(cfg.source, cfg.input, landmark=cfg.landmark)
     return TrainingData(cohort=cohort, truth=None, description=f"{cfg.source} from {Path(cfg.input).name}")

@@ -42,27 +42,38 @@ def prepare(z: np.ndarray, feature_names: list[str], cfg: SubtypeConfig) -> tupl
                                                                                   np.ndarray, np.ndarray]:
     """Columns, fill values (medians), centres and scales of the clustering features, learned on training rows.
 
+    A configured feature observed in fewer than ``cfg.min_observed_fraction`` of the training rows is left out
+    (a cohort without LCN2 or NfL clusters on what it has); :func:`clustering_features` names the ones used.
+
     Raises
     ------
     ValueError
-        When a configured feature is not an output of the feature transformer (names the feature), or a
-        feature is missing in every training row.
+        When a configured feature is not an output of the feature transformer (names the feature), or no
+        configured feature is observed often enough (names each with its observed fraction).
     """
     unknown = [f for f in cfg.features if f not in feature_names]
     if unknown:
         raise ValueError(f"subtype features not produced by the feature pipeline: {unknown} "
                          f"(available: {feature_names})")
-    columns = np.array([feature_names.index(f) for f in cfg.features])
+    observed = {f: float(np.mean(~np.isnan(z[:, feature_names.index(f)]))) if len(z) else 0.0 for f in cfg.features}
+    used = [f for f in cfg.features if observed[f] >= cfg.min_observed_fraction]
+    if not used:
+        raise ValueError("no subtype feature is observed in at least "
+                         f"{cfg.min_observed_fraction:.0%} of the training patients: "
+                         + ", ".join(f"{f} {share:.0%}" for f, share in observed.items()))
+    columns = np.array([feature_names.index(f) for f in used])
     x = z[:, columns]
-    all_missing = [cfg.features[j] for j in range(len(columns)) if np.isnan(x[:, j]).all()]
-    if all_missing:
-        raise ValueError(f"subtype features missing in every training row: {all_missing}")
     fill = np.nanmedian(x, axis=0)
     x = np.where(np.isnan(x), fill, x)
     center = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
     return columns, fill, center, scale
+
+
+def clustering_features(component: SubtypeComponent, feature_names: list[str]) -> list[str]:
+    """Names of the derived features a fitted subtype model clusters on."""
+    return [feature_names[int(c)] for c in component.columns]
 
 
 def select_k(x: np.ndarray, cfg: SubtypeConfig) -> KSelection:

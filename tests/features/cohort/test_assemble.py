@@ -97,6 +97,8 @@ def typed(raw: Mapping[str, pd.DataFrame], *, validate: bool = True) -> dict[str
 
 
 def assemble(raw: Mapping[str, pd.DataFrame], **kwargs: Any) -> Cohort:
+    """Assemble at the lead-in landmark (L = day 91) unless told otherwise: most definitions below are its windows."""
+    kwargs.setdefault("landmark", "lead-in")
     return build_cohort(typed(raw), source="native", **kwargs)
 
 
@@ -194,7 +196,7 @@ def test_history_fields_in_months(small: Cohort) -> None:
     assert pd.isna(row(small, "P5")["diagnostic_delay_months"])  # no diagnosis day
     assert pd.isna(row(small, "P4")["diagnostic_delay_months"])  # diagnosed on day 92: after the window
     assert small.report is not None
-    assert small.report.counts["patients_diagnosis_after_baseline_window"] == 1
+    assert small.report.counts["patients_diagnosis_after_landmark"] == 1
 
 
 def test_patient_fields_copied(small: Cohort) -> None:
@@ -275,18 +277,22 @@ def test_slope_outcome_is_missing_without_follow_up(small: Cohort) -> None:
     assert small.table["alsfrs_r_slope_3_12"].isna().all()  # P1 has one visit after day 91 (day 92)
 
 
-def test_survival_outcome(small: Cohort) -> None:
-    expected = {  # patient: (months, event observed)
-        "P1": (200 / DPM, True),  # tracheostomy on day 200 precedes death on day 300
-        "P2": (500 / DPM, False),  # censored at its latest contact: a biomarker sample on day 500
-        "P3": (0.0, True),  # permanent NIV on day 0
-        "P4": (400 / DPM, False),  # last_contact_day 400 is later than its last visit (day 100)
-        "P5": (0.0, False),  # last contact on day 0 and no later record: censored at 0 months
+def test_survival_outcome_counted_from_the_landmark(small: Cohort) -> None:
+    lead_in = 91  # the small cohort is assembled at the lead-in landmark
+    expected = {  # patient: (months from day 91, event observed)
+        "P1": ((200 - lead_in) / DPM, True),  # tracheostomy on day 200 precedes death on day 300
+        "P2": ((500 - lead_in) / DPM, False),  # censored at its latest contact: a biomarker sample on day 500
+        "P4": ((400 - lead_in) / DPM, False),  # last_contact_day 400 is later than its last visit (day 100)
     }
     for pid, (months, observed) in expected.items():
         r = row(small, pid)
         assert r["time_to_event_months"] == pytest.approx(months, rel=1e-12, abs=1e-12), pid
         assert bool(r["event_observed"]) is observed, pid
+    # Permanent NIV on day 0 (P3) and a last contact on day 0 (P5) fall before the landmark: no outcome at all.
+    for pid in ("P3", "P5"):
+        r = row(small, pid)
+        assert np.isnan(r["time_to_event_months"]), pid
+        assert pd.isna(r["event_observed"]), pid
 
 
 def test_report_counts_every_record(small: Cohort) -> None:
@@ -297,21 +303,23 @@ def test_report_counts_every_record(small: Cohort) -> None:
     assert c["patients_read"] == c["patients_in_cohort"] == 5
     assert c["visits_read"] == 14
     assert c["visits_excluded"] == 1
-    assert c["visits_before_day0"] == 1
+    assert c["visits_before_window"] == 1
     assert c["visits_used_baseline"] == 10
+    assert c["visits_after_landmark"] == 2  # P1 day 92, P4 day 100
     assert c["visits_after_outcome_window"] == 0
     assert c["visits_outcome_window_insufficient"] == 1  # P1 day 92
     assert c["visits_outcome_window_without_alsfrs"] == 1  # P4 day 100 (weight only)
     assert c["visits_used_outcome"] == 0
     assert c["biomarkers_read"] == 11
     assert c["biomarkers_excluded"] == 1
-    assert c["biomarkers_before_day0"] == 1
+    assert c["biomarkers_before_window"] == 1
     assert c["biomarkers_used"] == 6
     assert c["biomarkers_used_same_day_replicates"] == 2
-    assert c["biomarkers_baseline_window_not_nearest"] == 1
-    assert c["biomarkers_after_baseline_window"] == 2
+    assert c["biomarkers_window_not_nearest"] == 1
+    assert c["biomarkers_after_window"] == 2
     assert (c["events_read"], c["events_used"], c["events_after_first_endpoint"]) == (3, 2, 1)
-    assert (c["patients_with_endpoint"], c["patients_censored"], c["patients_censored_at_day0"]) == (2, 3, 1)
+    assert (c["patients_with_endpoint"], c["patients_censored"]) == (1, 2)
+    assert (c["patients_endpoint_at_or_before_landmark"], c["patients_censored_at_or_before_landmark"]) == (1, 1)
     assert c["patients_with_slope_outcome"] == 0
     assert c["cohort_values_out_of_bounds"] == 0
 
@@ -321,9 +329,12 @@ def test_report_lists_excluded_records_with_reasons(small: Cohort) -> None:
     assert small.report.excluded == [
         ExcludedRecord("visits", 14, "P4", C.REASON_EMPTY_VISIT),
         ExcludedRecord("biomarkers", 9, "P1", C.REASON_NO_FIELD),
+        ExcludedRecord("cohort", 1, "P3", C.REASON_SURVIVAL_AT_LANDMARK),
+        ExcludedRecord("cohort", 3, "P5", C.REASON_SURVIVAL_AT_LANDMARK),
     ]
     assert any("pnfh/plasma" in note for note in small.report.notes)
-    assert any("censored at 0 months" in note for note in small.report.notes)
+    assert any("2 patients have no survival outcome at the lead-in landmark (day 91): 1 had the endpoint and 1 "
+               "their last contact at or before it" in note for note in small.report.notes)
 
 
 def test_report_is_json_ready(small: Cohort) -> None:
@@ -331,7 +342,8 @@ def test_report_is_json_ready(small: Cohort) -> None:
 
     assert small.report is not None
     data = json.loads(json.dumps(small.report.to_dict()))
-    assert data["exclusion_summary"] == {f"visits: {C.REASON_EMPTY_VISIT}": 1, f"biomarkers: {C.REASON_NO_FIELD}": 1}
+    assert data["exclusion_summary"] == {f"visits: {C.REASON_EMPTY_VISIT}": 1, f"biomarkers: {C.REASON_NO_FIELD}": 1,
+                                         f"cohort: {C.REASON_SURVIVAL_AT_LANDMARK}": 2}
 
 
 def test_a_passed_report_is_extended(small_raw: dict[str, pd.DataFrame]) -> None:
@@ -343,7 +355,7 @@ def test_a_passed_report_is_extended(small_raw: dict[str, pd.DataFrame]) -> None
     assert prior.counts["proact_files"] == 7
     assert prior.counts["visits_read"] == 14
     assert prior.excluded[0] == ExcludedRecord("labs", 3, "P9", "text lab result")
-    assert len(prior.excluded) == 3
+    assert len(prior.excluded) == 5  # + 2 patients without a survival outcome at the landmark
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -426,7 +438,7 @@ def test_unvalidated_orphans_duplicates_and_missing_days_are_excluded() -> None:
             {"patient_id": "D1", "event": "hospitalisation", "day": 3},
         ],
     )
-    cohort = build_cohort(typed(raw, validate=False), source="native")
+    cohort = build_cohort(typed(raw, validate=False), source="native", landmark="lead-in")
     assert cohort.report is not None
     assert cohort.report.excluded == [
         ExcludedRecord("visits", 4, "X9", C.REASON_UNKNOWN_PATIENT),
@@ -471,7 +483,7 @@ def test_missing_table_or_column_is_refused() -> None:
 def test_truth_table_is_ignored(small_raw: dict[str, pd.DataFrame]) -> None:
     tables = typed(small_raw)
     tables["truth"] = pd.DataFrame({"patient_id": ["P1"], "subtype": [0]})
-    with_truth = build_cohort(tables, source="synthetic")
+    with_truth = build_cohort(tables, source="synthetic", landmark="lead-in")
     pd.testing.assert_frame_equal(with_truth.table, assemble(small_raw).table)
 
 
@@ -625,7 +637,7 @@ BASELINE_COLUMNS = ["patient_id", *S.BASELINE_NAMES]
 
 def quick(raw: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Assemble without the (slow) contract check: the generators below are proven valid by the next test."""
-    return build_cohort(typed(raw, validate=False), source="native").table
+    return build_cohort(typed(raw, validate=False), source="native", landmark="lead-in").table
 
 
 def test_leakage_generators_produce_valid_tables(rng: np.random.Generator) -> None:
@@ -633,7 +645,8 @@ def test_leakage_generators_produce_valid_tables(rng: np.random.Generator) -> No
         raw = random_raw(rng)
         for tables in (raw, mutate_follow_up_only(raw, rng), mutate_baseline_only(raw, rng)):
             validated = validate_tables(tables)
-            pd.testing.assert_frame_equal(build_cohort(validated, source="native").table, quick(tables))
+            pd.testing.assert_frame_equal(build_cohort(validated, source="native", landmark="lead-in").table,
+                                          quick(tables))
 
 
 def test_leakage_follow_up_never_changes_a_baseline_field(rng: np.random.Generator) -> None:
@@ -645,12 +658,10 @@ def test_leakage_follow_up_never_changes_a_baseline_field(rng: np.random.Generat
 
 
 def test_leakage_baseline_never_changes_an_outcome(rng: np.random.Generator) -> None:
-    """Records on or before day 91 never change the slope outcome or an endpoint.
+    """Records on or before day 91 never change the slope outcome or the survival outcome at the lead-in landmark.
 
-    The censoring time is the latest contact in any table, so a record on or before day 91 changes it exactly
-    when the patient has no contact after day 91: follow-up then ended inside the baseline window and the
-    censoring time *is* that last contact. This is not leakage (no baseline field is involved), so for those
-    patients the test checks the definition instead of invariance.
+    A patient whose follow-up ended on or before the landmark has no survival outcome there at all, so nothing
+    recorded inside the window can move an outcome (before landmarks, such a record could move a censoring time).
     """
     for _ in range(N_MUTATIONS):
         raw = random_raw(rng)
@@ -659,12 +670,9 @@ def test_leakage_baseline_never_changes_an_outcome(rng: np.random.Generator) -> 
         after = quick(mutated).set_index("patient_id")
         pd.testing.assert_series_equal(after["alsfrs_r_slope_3_12"], before["alsfrs_r_slope_3_12"])
         pd.testing.assert_series_equal(after["event_observed"], before["event_observed"])
-        followed = _latest_contact(raw) > S.BASELINE_WINDOW_END_DAY
-        pd.testing.assert_series_equal(
-            after["time_to_event_months"][followed], before["time_to_event_months"][followed]
-        )
-        lost = ~followed & ~after["event_observed"].astype(bool)
-        np.testing.assert_allclose(after["time_to_event_months"][lost], _latest_contact(mutated)[lost] / DPM)
+        pd.testing.assert_series_equal(after["time_to_event_months"], before["time_to_event_months"])
+        followed = _latest_contact(mutated).reindex(after.index) > S.BASELINE_WINDOW_END_DAY
+        assert after["time_to_event_months"][~followed].isna().all()
 
 
 def _latest_contact(raw: dict[str, pd.DataFrame]) -> pd.Series:
@@ -690,7 +698,8 @@ def test_cli_cohort_writes_table_and_report(small_raw: dict[str, pd.DataFrame], 
     _write_csv(small_raw, tmp_path / "raw")
     out = tmp_path / "c.parquet"
     result = CliRunner().invoke(
-        app, ["cohort", "--source", "native", "--input", str(tmp_path / "raw"), "--out", str(out)]
+        app, ["cohort", "--source", "native", "--input", str(tmp_path / "raw"), "--out", str(out),
+              "--landmark", "lead-in"]
     )
     assert result.exit_code == 0, result.output
     assert out.is_file()
@@ -718,3 +727,70 @@ def test_cli_cohort_bad_table_exits_2_and_writes_nothing(small_raw: dict[str, pd
     assert "alsfrs_r_total" in result.output
     assert not out.exists()
     assert not (tmp_path / "c.report.json").exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The screening landmark (L = day 0): what a screening visit knows, outcomes counted from day 0
+# ---------------------------------------------------------------------------------------------------------------
+def test_screening_uses_only_day_0_and_history(small_raw: dict[str, pd.DataFrame]) -> None:
+    cohort = assemble(small_raw, landmark="screening")
+    assert cohort.landmark == "screening"
+    p1 = row(cohort, "P1")
+    # P1's visit on day -1 is the nearest one at or before day 0 (days 2..92 are after the screening visit).
+    assert p1["alsfrs_r_total"] == 47
+    # Its NfL sample on day -1 (99 pg/mL) is the one known at screening; the day-5 sample is not.
+    assert p1["nfl_serum_pg_ml"] == pytest.approx(99.0)
+    assert p1["lcn2_plasma_ng_ml"] == pytest.approx(150.0)  # drawn on day 0
+    assert np.isnan(p1["lcn2_csf_ng_ml"])  # drawn on day 3
+    # Series fields need a lead-in: they do not exist at screening, for anyone.
+    for name in ("alsfrs_r_slope_baseline", "fvc_slope_baseline", "fvc_change_pct", "weight_slope_baseline",
+                 "weight_change_pct"):
+        assert cohort.table[name].isna().all(), name
+    # A diagnosis after day 0 is not known at screening (P2 on day 91, P4 on day 92).
+    assert pd.isna(row(cohort, "P2")["diagnostic_delay_months"])
+    assert cohort.report is not None
+    assert cohort.report.counts["patients_diagnosis_after_landmark"] == 2
+
+
+def test_screening_outcomes_count_from_day_0(small_raw: dict[str, pd.DataFrame]) -> None:
+    cohort = assemble(small_raw, landmark="screening")
+    assert row(cohort, "P1")["time_to_event_months"] == pytest.approx(200 / DPM, rel=1e-12)
+    assert row(cohort, "P4")["time_to_event_months"] == pytest.approx(400 / DPM, rel=1e-12)
+    # NIV on day 0 and a last contact on day 0: at, not after, the landmark -> no survival outcome.
+    for pid in ("P3", "P5"):
+        assert np.isnan(row(cohort, pid)["time_to_event_months"]), pid
+    # The slope window starts at day 0: P1's visits on days 2, 32, 62 and 92 span 90 days.
+    expected = np.polyfit(np.array([2, 32, 62, 92]) / DPM, [40, 39, 38, 20], 1)[0]
+    assert row(cohort, "P1")["alsfrs_r_slope_3_12"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_screening_leakage_nothing_after_day_0_changes_a_baseline_field(rng: np.random.Generator) -> None:
+    """Redraw, drop and add every record after day 0, every endpoint and every late diagnosis: the baseline fields
+    at the screening landmark do not move."""
+    for _ in range(N_MUTATIONS):
+        raw = random_raw(rng)
+        out = dict(raw)
+        ids = raw["patients"]["patient_id"].to_numpy()
+        for name, draw in (("visits", random_visits), ("biomarkers", random_samples)):
+            frame = raw[name]
+            late = frame["day"] > 0
+            k = int(rng.integers(1, 30))
+            added = draw(rng, rng.choice(ids, k), rng.integers(1, 1500, k))
+            merged = pd.concat([frame[~late], draw(rng, frame[late]["patient_id"].to_numpy(),
+                                                      frame[late]["day"].to_numpy()), added], ignore_index=True)
+            if name == "visits":
+                merged = merged.drop_duplicates(subset=["patient_id", "day"], keep="first")
+            out[name] = merged.reset_index(drop=True)
+        out["events"] = random_events(rng, ids.tolist())
+        patients = raw["patients"].copy()
+        late_dx = patients["diagnosis_day"] > 0
+        patients.loc[late_dx, "diagnosis_day"] = rng.integers(1, 3000, int(late_dx.sum()))
+        out["patients"] = patients
+        before = build_cohort(typed(raw, validate=False), source="native", landmark="screening").table
+        after = build_cohort(typed(out, validate=False), source="native", landmark="screening").table
+        pd.testing.assert_frame_equal(after[BASELINE_COLUMNS], before[BASELINE_COLUMNS])
+
+
+def test_unknown_landmark_is_refused(small_raw: dict[str, pd.DataFrame]) -> None:
+    with pytest.raises(ValueError, match="unknown landmark 'week-12': use one of screening, lead-in"):
+        assemble(small_raw, landmark="week-12")
