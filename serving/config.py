@@ -36,7 +36,8 @@ class ServiceSettings:
     ``ALSSTRAT_API_TOKEN_FILE`` (one token per line); ``ALSSTRAT_INSECURE_DEMO=1`` to run without tokens (demo only,
     logged loudly); ``ALSSTRAT_MAX_BATCH`` (rows per /score_batch, default 10,000); ``ALSSTRAT_MAX_BODY_BYTES``
     (default 32 MiB); ``ALSSTRAT_AUDIT_LOG`` (JSON-lines file); ``ALSSTRAT_AUDIT_SALT``; ``ALSSTRAT_PREDICT_THREADS``
-    (XGBoost threads per worker for batches above the small-batch size; default 2, at most the CPU count).
+    (XGBoost threads per worker for batches above the small-batch size; default 2, at most the CPU count);
+    ``ALSSTRAT_METRICS_NEED_TOKEN=1`` to serve ``/metrics`` to token holders only (default: open).
     """
 
     model_uri: str
@@ -47,6 +48,7 @@ class ServiceSettings:
     audit_log: Path
     audit_salt: str | None
     predict_threads: int
+    metrics_need_token: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ServiceSettings:
@@ -59,7 +61,7 @@ class ServiceSettings:
                 raise ServiceConfigError(f"ALSSTRAT_API_TOKEN_FILE points to a missing file: {path}")
             tokens += [line.strip() for line in path.read_text().splitlines()
                        if line.strip() and not line.startswith("#")]
-        insecure = env.get("ALSSTRAT_INSECURE_DEMO", "").lower() in ("1", "true", "yes")
+        insecure = _flag(env, "ALSSTRAT_INSECURE_DEMO")
         if not tokens and not insecure:
             raise ServiceConfigError(
                 "no API tokens configured: set ALSSTRAT_API_TOKENS or ALSSTRAT_API_TOKEN_FILE "
@@ -76,9 +78,14 @@ class ServiceSettings:
             max_body_bytes=_positive_int(env, "ALSSTRAT_MAX_BODY_BYTES", 32 * 1024 * 1024),
             audit_log=Path(env.get("ALSSTRAT_AUDIT_LOG") or home / "logs" / "audit.jsonl"),
             audit_salt=env.get("ALSSTRAT_AUDIT_SALT"),
+            metrics_need_token=_flag(env, "ALSSTRAT_METRICS_NEED_TOKEN"),
             predict_threads=min(_positive_int(env, "ALSSTRAT_PREDICT_THREADS", DEFAULT_PREDICT_THREADS),
                                 os.cpu_count() or 1),
         )
+
+
+def _flag(env: dict[str, str], key: str) -> bool:
+    return env.get(key, "").strip().lower() in ("1", "true", "yes")
 
 
 def _positive_int(env: dict[str, str], key: str, default: int) -> int:

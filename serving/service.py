@@ -24,6 +24,7 @@ import bentoml
 import orjson
 from pydantic import BaseModel, ConfigDict, WithJsonSchema
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -36,6 +37,8 @@ from serving.encode import ResultEncoder
 from serving.errors import UniformErrors, install_log_filter
 from serving.limits import RequestGate
 from serving.metadata import model_metadata
+from serving.metrics import RequestMetrics
+from serving.metrics import render as render_metrics
 from serving.scoring import score_rows
 
 logger = logging.getLogger("alsstrat.serving")
@@ -87,13 +90,23 @@ async def _metadata(request: Request) -> JSONResponse:
     return JSONResponse(service.metadata)
 
 
-metadata_app = Starlette(routes=[Route("/model", endpoint=_metadata, methods=["GET"])])
+async def _metrics(request: Request) -> Response:
+    service = bentoml.get_current_service()
+    if service.settings.metrics_need_token and not service.authorised(request.headers.get("authorization")):
+        return JSONResponse(UNAUTHORISED, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    body, content_type = await run_in_threadpool(render_metrics)
+    return Response(body, headers={"Content-Type": content_type})
 
 
-# Mounted at the root after BentoML's own routes, so it only answers GET /model (and 404 for unknown paths).
+metadata_app = Starlette(routes=[Route("/model", endpoint=_metadata, methods=["GET"]),
+                                 Route("/metrics", endpoint=_metrics, methods=["GET"])])
+
+
+# Mounted at the root after BentoML's own routes, so it only answers GET /model and GET /metrics (and 404 for
+# unknown paths). BentoML's metrics are off: they labelled series by raw path, without bound (serving.metrics).
 @bentoml.asgi_app(metadata_app, path="/")
 @bentoml.service(name="als_stratifier", workers=2, traffic={"timeout": 60},
-                 http={"cors": {"enabled": False}})
+                 http={"cors": {"enabled": False}}, metrics={"enabled": False})
 class ALSStratifier:
     """Scores candidates with the model named by ALSSTRAT_MODEL_URI (default: the model frozen into the Bento
     being served, else the ``champion`` alias)."""
@@ -219,5 +232,6 @@ class ALSStratifier:
 
 
 # The decorators return a bentoml Service, though the stubs type the result as the class itself.
+ALSStratifier.add_asgi_middleware(RequestMetrics)  # type: ignore[attr-defined]  # outermost: sees every answer
 ALSStratifier.add_asgi_middleware(RequestGate)  # type: ignore[attr-defined]
 ALSStratifier.add_asgi_middleware(UniformErrors)  # type: ignore[attr-defined]

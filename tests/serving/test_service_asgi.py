@@ -460,3 +460,49 @@ def test_no_caller_value_reaches_the_server_log(client: Any, caplog: pytest.LogC
     assert "PATIENT-SECRET" not in logged
     assert "1961-03-04" not in logged
     assert any("refused a bad request to /score" in r.getMessage() for r in caplog.records), "still logged, briefly"
+
+
+# ------------------------------------------------------------------------------------------------- /metrics
+def _endpoint_labels(text: str) -> set[str]:
+    return set(re.findall(r'endpoint="([^"]*)"', text))
+
+
+def test_metrics_keep_a_bounded_label_set_whatever_paths_are_requested(client: Any) -> None:
+    assert client.get("/x-first").status_code == 404
+    small = client.get("/metrics").text
+    for i in range(300):
+        client.get(f"/x{i}")
+    client.post("/score", json={"candidate": GOOD}, headers=AUTH)
+    large = client.get("/metrics").text
+    assert "x1" not in _endpoint_labels(large)
+    assert {"other", "/score", "/metrics"} <= _endpoint_labels(large)
+    assert _endpoint_labels(large) <= {"/score", "/score_batch", "/model", "/healthz", "/livez", "/readyz",
+                                       "/metrics", "/docs.json", "/", "other"}
+    assert len(large) - len(small) < 5_000, "300 unknown paths must not add series"
+    assert 'bentoml_service_request_total{endpoint="other",http_response_code="404"' in large
+
+
+def test_metrics_can_be_put_behind_the_token(client: Any) -> None:
+    import dataclasses
+
+    import bentoml
+
+    service = bentoml.get_current_service()
+    open_settings = service.settings
+    service.settings = dataclasses.replace(open_settings, metrics_need_token=True)
+    try:
+        refused = client.get("/metrics")
+        allowed = client.get("/metrics", headers=AUTH)
+    finally:
+        service.settings = open_settings
+    assert refused.status_code == 401
+    assert _error(refused)["field"] == "Authorization"
+    assert allowed.status_code == 200
+
+
+def test_metrics_need_a_token_only_when_configured() -> None:
+    from serving.config import ServiceSettings
+
+    base = {"ALSSTRAT_API_TOKENS": TOKEN}
+    assert ServiceSettings.from_env(base).metrics_need_token is False
+    assert ServiceSettings.from_env({**base, "ALSSTRAT_METRICS_NEED_TOKEN": "1"}).metrics_need_token is True
