@@ -1,26 +1,29 @@
 """The model card of a training run, as Markdown and as one self-contained HTML page.
 
 This module owns the wording of the card: which TRIPOD+AI items it covers (:data:`TRIPOD_SECTIONS`), the standing
-statements every card carries (LCN2 in humans is an unvalidated hypothesis; synthetic-data metrics say nothing
-about real patients; research use only), and how the LCN2 ablation result is put into words
-(:func:`lcn2_added_value_sentence`). The training job fills a :class:`ModelCardContext` and calls
-:func:`render_model_card`; nothing here reads files, models or MLflow.
+statements every card carries (LCN2 in humans is an unvalidated hypothesis; what the test metrics can and cannot
+say, worded for the data source: synthetic data or internal validation on real data; research use only), and how
+the LCN2 ablation result is put into words (:func:`lcn2_added_value_sentence`). The training job fills a
+:class:`ModelCardContext` and calls :func:`render_model_card`; nothing here reads files, models or MLflow.
 
-Both outputs are rendered from one intermediate list of blocks, so they cannot drift apart. Every value is escaped:
-``html.escape`` for HTML, and backslash escapes for Markdown (so a value such as ``<script>`` is shown, never run,
-by a Markdown viewer that allows inline HTML). The HTML page has inline CSS and no external resources; figures,
-when given, are embedded as base64 ``data:`` PNGs.
+Both outputs are rendered from one list of sections (:mod:`training.reports.document`) by the templates
+``model_card.md`` and ``model_card.html``, so they cannot drift apart; numbers are formatted by the templates'
+filters (:mod:`training.reports.formatting`). Every value is escaped: by Jinja's autoescaping in HTML, and with
+backslash escapes in Markdown (so a value such as ``<script>`` is shown, never run, by a Markdown viewer that allows
+inline HTML). The HTML page has inline CSS and no external resources; figures, when given, are embedded as base64
+``data:`` PNGs with their captions.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
+
+from training.reports.document import Block, Bullets, Figure, Para, Section, render, table
+from training.reports.formatting import DIGITS, EM_DASH, Interval, number
 
 MetricValue = float | tuple[float, float, float]
 """A metric as a bare value, or ``(estimate, ci_low, ci_high)`` when a confidence interval was computed."""
@@ -62,6 +65,11 @@ SYNTHETIC_STATEMENT = (
     "Metrics computed on synthetic data say nothing about how the model performs in real patients: they only show "
     "how well the pipeline recovers what the simulator planted."
 )
+REAL_DATA_STATEMENT = (
+    "These metrics come from an internal hold-out of one data source; they say nothing about how the model performs "
+    "in real patients of other sources, centres or periods until it has been validated externally."
+)
+"""The non-synthetic counterpart of :data:`SYNTHETIC_STATEMENT` (native, PRO-ACT and DREAM-2012 data)."""
 RESEARCH_USE_STATEMENT = (
     "Research use only (trial enrichment and stratification research). Not for individual clinical decisions."
 )
@@ -123,9 +131,30 @@ DEFAULT_UPDATING = (
     "promotion history that is never rewritten. Performance drift on new cohorts must be checked by re-evaluation "
     "before a model is used on them."
 )
+SYNTHETIC_ETHICS = "Synthetic data need no ethical approval: no data of real patients were used."
 DEFAULT_ETHICS = (
-    "Synthetic data need no ethical approval. For real data, ethical approval and data-use agreements are the "
-    "responsibility of the data provider and should be cited here."
+    "Ethical approval and data-use agreements for these data are the responsibility of the data provider and must "
+    "be cited here; none was recorded for this run."
+)
+
+HEALTHCARE_CONTEXT = (
+    "ALS progresses at very different speeds, and this heterogeneity reduces the power of clinical trials. "
+    "Existing prognostic models include the ENCALS survival model (Westeneng et al., Lancet Neurology 2018), "
+    "the TRICALS risk profile used as a trial-eligibility window, and neurofilament-based slope models. "
+    "This model adds LCN2 and data-driven subtypes, and is always compared with clinical baselines."
+)
+DATA_PREPARATION = (
+    "Raw longitudinal tables (patients, visits, biomarkers, events) are validated against contracts (every "
+    "violation reported, nothing loaded partially) and assembled into one row per patient at day 0. Only "
+    "data on or before day 91 feed baseline fields; outcomes come only from after it. Units are converted "
+    "to canonical units at import (NfL and pNfH pg/mL, LCN2 ng/mL, FVC % predicted); an unknown unit is an "
+    "error. Derived features are computed inside the fitted pipeline, so training and scoring cannot drift."
+)
+MODEL_OUTPUT = (
+    "Per patient: a subtype with membership probabilities; the predicted ALSFRS-R slope (median with 10th "
+    "and 90th percentile, points/month); a survival curve, the median survival (months) and a risk group; "
+    "and the model version. The model has no decision threshold: any enrichment window is a protocol "
+    "choice."
 )
 
 
@@ -162,8 +191,10 @@ class ModelCardContext:
     missing_data, eligibility, model_description, intended_use, intended_users, target_population, updating,
     ethics, funding : str
         Narrative text; defaults describe the design of this project and must be overridden when a run deviates.
+        ``ethics`` defaults (None) to :data:`SYNTHETIC_ETHICS` or :data:`DEFAULT_ETHICS` by source.
     metrics : mapping of str to float or (estimate, ci_low, ci_high)
-        Overall test metrics of the model (e.g. ``test_cindex``).
+        Overall test metrics of the model (e.g. ``test_cindex``). Intervals logged as separate ``<name>_ci_low`` /
+        ``<name>_ci_high`` entries are folded into their metric's row (:func:`fold_intervals`).
     baselines : mapping of str to mapping
         Baseline model name → its test metrics (same names as ``metrics`` where comparable).
     subgroup_metrics : mapping of str to float
@@ -185,12 +216,13 @@ class ModelCardContext:
     metrics_confidence : float
         Confidence level of the intervals in ``metrics``.
     out_of_scope, limitations : sequence of str
-        Out-of-scope uses; limitations. The standing statements (LCN2, synthetic data, research use) are always
-        added and cannot be removed.
+        Out-of-scope uses; limitations. The standing statements (LCN2; synthetic data or internal validation, by
+        source; research use) are always added and cannot be removed.
     environment : mapping of str to str
         Package versions etc.
     figures : mapping of str to bytes
-        Figure title → PNG bytes, embedded in the HTML (listed by name in the Markdown).
+        Figure caption (words, not a file name) → PNG bytes, embedded in the HTML (listed by caption in the
+        Markdown).
     owner, license : str
     """
 
@@ -231,7 +263,7 @@ class ModelCardContext:
     out_of_scope: Sequence[str] = DEFAULT_OUT_OF_SCOPE
     limitations: Sequence[str] = DEFAULT_LIMITATIONS
     updating: str = DEFAULT_UPDATING
-    ethics: str = DEFAULT_ETHICS
+    ethics: str | None = None
     funding: str = "Not recorded for this run."
     environment: Mapping[str, str] = field(default_factory=dict)
     figures: Mapping[str, bytes] = field(default_factory=dict)
@@ -250,8 +282,7 @@ class ModelCardContext:
                 if counts[f"n_{split}_{part}"] > total:
                     raise ValueError(f"n_{split}_{part}={counts[f'n_{split}_{part}']} exceeds n_{split}={total}")
         for name, png in self.figures.items():
-            if not png.startswith(b"\x89PNG\r\n\x1a\n"):
-                raise ValueError(f"figure {name!r} is not a PNG image")
+            Figure(name, png)  # refuses a non-PNG image or a file name as caption
 
     @property
     def synthetic(self) -> bool:
@@ -327,25 +358,39 @@ def lcn2_added_value_sentence(metric: Literal["cindex", "slope_rmse"], added: tu
     return text
 
 
-def _fmt(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    v = float(value)
-    if math.isnan(v):
-        return "n/a"
-    if math.isinf(v):
-        return "not reached" if v > 0 else "-inf"
-    if v.is_integer() and abs(v) < 1e9:
-        return f"{int(v):,}"
-    return f"{v:.3f}" if abs(v) < 1000 else f"{v:,.1f}"
+def fold_intervals(metrics: Mapping[str, MetricValue]) -> dict[str, MetricValue]:
+    """Fold interval bounds logged as separate metrics into their metric.
+
+    Parameters
+    ----------
+    metrics : mapping of str to float or (estimate, ci_low, ci_high)
+        E.g. ``{"lcn2_added_cindex": 0.03, "lcn2_added_cindex_ci_low": 0.01, "lcn2_added_cindex_ci_high": 0.05}``,
+        the way MLflow stores an interval.
+
+    Returns
+    -------
+    dict
+        Same order, with ``<name>_ci_low`` / ``<name>_ci_high`` removed wherever ``<name>`` is present and
+        ``<name>`` mapped to ``(estimate, ci_low, ci_high)``; bounds without their metric are kept as they are.
+    """
+    out: dict[str, MetricValue] = {}
+    for name, value in metrics.items():
+        base = name.removesuffix("_ci_low").removesuffix("_ci_high")
+        if base != name and base in metrics:
+            continue
+        low, high = metrics.get(f"{name}_ci_low"), metrics.get(f"{name}_ci_high")
+        if not isinstance(value, tuple) and isinstance(low, int | float) and isinstance(high, int | float):
+            out[name] = (float(value), float(low), float(high))
+        else:
+            out[name] = value
+    return out
 
 
-def _metric_parts(value: MetricValue) -> tuple[str, str]:
+def _estimate_and_interval(value: MetricValue) -> tuple[float, Interval | None]:
     if isinstance(value, tuple):
         est, lo, hi = value
-        ci = "n/a" if not (math.isfinite(lo) and math.isfinite(hi)) else f"{_fmt(lo)} to {_fmt(hi)}"
-        return _fmt(est), ci
-    return _fmt(value), ""
+        return est, Interval(lo, hi)
+    return value, None
 
 
 _METRIC_HELP: tuple[tuple[str, str], ...] = (
@@ -376,37 +421,7 @@ def _describe(name: str) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 # Intermediate document
 # ----------------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Para:
-    text: str
-    strong: bool = False
-
-
-@dataclass(frozen=True)
-class _List:
-    items: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _Table:
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-
-
-@dataclass(frozen=True)
-class _Image:
-    title: str
-    png: bytes
-
-
-_Block = _Para | _List | _Table | _Image
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> _Table:
-    return _Table(tuple(header), tuple(tuple(_fmt(c) for c in r) for r in rows))
-
-
-def _subgroup_table(values: Mapping[str, float]) -> _Block:
+def _subgroup_table(values: Mapping[str, float]) -> Block:
     columns: list[str] = []
     cells: dict[tuple[str, str], dict[str, float]] = {}
     for key, value in values.items():
@@ -418,13 +433,14 @@ def _subgroup_table(values: Mapping[str, float]) -> _Block:
             columns.append(metric)
         cells.setdefault((factor, label), {})[metric] = value
     if not cells:
-        return _Para("No subgroup metrics were computed for this run.")
+        return Para("No subgroup metrics were computed for this run.")
     rows = [[factor, label, *(cells[(factor, label)].get(m, math.nan) for m in columns)]
             for factor, label in cells]
-    return _table(["factor", "group", *columns], rows)
+    return table("Test metrics by subgroup (columns ending in _n are patient counts)", ["factor", "group", *columns],
+                 rows)
 
 
-def _blocks(ctx: ModelCardContext) -> list[tuple[str, list[_Block]]]:
+def _sections(ctx: ModelCardContext) -> list[Section]:
     version = ctx.model_version if ctx.model_version is not None else "unregistered"
     generated = ctx.generated_at if ctx.generated_at.tzinfo else ctx.generated_at.replace(tzinfo=UTC)
     stamp = generated.astimezone(UTC).isoformat(timespec="seconds")
@@ -432,53 +448,49 @@ def _blocks(ctx: ModelCardContext) -> list[tuple[str, list[_Block]]]:
                                       synthetic=ctx.synthetic),
             lcn2_added_value_sentence("slope_rmse", ctx.lcn2_added_slope_rmse, confidence=ctx.lcn2_confidence,
                                       synthetic=ctx.synthetic)]
-    standing = [_Para(LCN2_STATEMENT, strong=True), _Para(SYNTHETIC_STATEMENT, strong=True),
-                _Para(RESEARCH_USE_STATEMENT, strong=True)]
+    # The data statement is worded for the source: a card of a real cohort must not talk about synthetic data.
+    data_statement = SYNTHETIC_STATEMENT if ctx.synthetic else REAL_DATA_STATEMENT
+    standing = [Para(LCN2_STATEMENT, kind="strong"), Para(data_statement, kind="strong"),
+                Para(RESEARCH_USE_STATEMENT, kind="strong")]
     if ctx.synthetic:
-        standing.insert(0, _Para("This model was trained and evaluated on synthetic (simulated) patients only.",
-                                 strong=True))
+        standing.insert(0, Para("This model was trained and evaluated on synthetic (simulated) patients only.",
+                                 kind="strong"))
     n_all = ctx.n_train + ctx.n_test
     events_all = ctx.n_train_events + ctx.n_test_events
     epp = ctx.n_train_events / len(ctx.predictors) if ctx.predictors else math.nan
+    metrics = fold_intervals(ctx.metrics)
+    ethics = ctx.ethics if ctx.ethics is not None else (SYNTHETIC_ETHICS if ctx.synthetic else DEFAULT_ETHICS)
 
-    def metric_rows(values: Mapping[str, MetricValue]) -> list[list[object]]:
-        return [[name, *_metric_parts(v), _describe(name)] for name, v in values.items()]
-
-    sections: dict[str, list[_Block]] = {h: [] for h in TRIPOD_SECTIONS}
+    sections: dict[str, list[Block]] = {h: [] for h in TRIPOD_SECTIONS}
     s = list(TRIPOD_SECTIONS)
 
     sections[s[0]] = [
         *standing,
-        _Para(f"{ctx.model_name} version {version} predicts, from baseline blood/CSF biomarkers (LCN2, neurofilaments) "
-              "and clinical data, an ALS progression subtype with membership probabilities, the ALSFRS-R slope with "
-              "an 80 % interval, and event-free survival. This card documents the development of this version and "
-              "its internal evaluation on a held-out test split."),
-        _table(["item", "value"], [
+        Para(f"{ctx.model_name} version {version} predicts, from baseline blood/CSF biomarkers (LCN2, neurofilaments) "
+             "and clinical data, an ALS progression subtype with membership probabilities, the ALSFRS-R slope with "
+             "an 80 % interval, and event-free survival. This card documents the development of this version and "
+             "its internal evaluation on a held-out test split."),
+        table("This model version", ["item", "value"], [
             ["model", ctx.model_name], ["version", version], ["MLflow run id", ctx.run_id],
             ["code version (git commit)", ctx.git_commit or "not recorded"], ["data source", ctx.data_source],
             ["data content hash", ctx.data_content_hash], ["card generated (UTC)", stamp], ["owner", ctx.owner],
             ["license", ctx.license]]),
-        _List(tuple(lcn2)),
+        Bullets(tuple(lcn2)),
     ]
-    sections[s[1]] = [
-        _Para("ALS progresses at very different speeds, and this heterogeneity reduces the power of clinical trials. "
-              "Existing prognostic models include the ENCALS survival model (Westeneng et al., Lancet Neurology 2018), "
-              "the TRICALS risk profile used as a trial-eligibility window, and neurofilament-based slope models. "
-              "This model adds LCN2 and data-driven subtypes, and is always compared with clinical baselines."),
-    ]
+    sections[s[1]] = [Para(HEALTHCARE_CONTEXT)]
     sections[s[2]] = [
-        _Para(f"Target population: {ctx.target_population}"),
-        _Para(f"Intended use: {ctx.intended_use}"),
-        _Para(f"Intended users: {ctx.intended_users}"),
-        _Para(RESEARCH_USE_STATEMENT, strong=True),
+        Para(f"Target population: {ctx.target_population}"),
+        Para(f"Intended use: {ctx.intended_use}"),
+        Para(f"Intended users: {ctx.intended_users}"),
+        Para(RESEARCH_USE_STATEMENT, kind="strong"),
     ]
     sections[s[3]] = [
-        _Para("Progression and survival differ by sex, site of onset and age at onset, and these groups are unevenly "
-              "represented in trial cohorts (older and bulbar-onset patients are under-represented). Performance is "
-              "therefore reported separately by sex, onset site and age at onset (<50, 50-64, >=65 years), with a "
-              f"'missing' group where the variable is unknown. Subgroups with fewer than {ctx.subgroup_min_size} test "
-              "patients are not evaluated. Ethnicity and socioeconomic status are not recorded in the de-identified "
-              "data, so performance across them cannot be assessed. No fairness mitigation was applied."),
+        Para("Progression and survival differ by sex, site of onset and age at onset, and these groups are unevenly "
+             "represented in trial cohorts (older and bulbar-onset patients are under-represented). Performance is "
+             "therefore reported separately by sex, onset site and age at onset (<50, 50-64, >=65 years), with a "
+             f"'missing' group where the variable is unknown. Subgroups with fewer than {ctx.subgroup_min_size} test "
+             "patients are not evaluated. Ethnicity and socioeconomic status are not recorded in the de-identified "
+             "data, so performance across them cannot be assessed. No fairness mitigation was applied."),
     ]
     representativeness = (
         "The data are simulated by a literature-grounded generator; they represent no real population."
@@ -486,202 +498,132 @@ def _blocks(ctx: ModelCardContext) -> list[tuple[str, list[_Block]]]:
         "Representativeness for the target population must be judged for this source: trial-derived cohorts "
         "(e.g. PRO-ACT) select younger, slower, limb-onset patients compared with population registries.")
     sections[s[4]] = [
-        _Para(f"Source: {ctx.data_source}. ALSFRS scale: 0-{ctx.alsfrs_scale}. Content hash of the whole cohort "
-              f"table: {ctx.data_content_hash}."),
-        _Para(representativeness),
+        Para(f"Source: {ctx.data_source}. ALSFRS scale: 0-{ctx.alsfrs_scale}. Content hash of the whole cohort "
+             f"table: {ctx.data_content_hash}."),
+        Para(representativeness),
     ]
     follow = ("Follow-up was not summarised for this run." if ctx.follow_up_months is None else
-              f"Follow-up: median {_fmt(ctx.follow_up_months[0])} months, maximum {_fmt(ctx.follow_up_months[1])} "
+              f"Follow-up: median {number(ctx.follow_up_months[0])} months, maximum "
+              f"{number(ctx.follow_up_months[1])} "
               "months.")
     sections[s[5]] = [
-        _Para("No calendar dates are stored (de-identified by design): all times are days relative to the index day 0 "
-              "(native data: the baseline visit; PRO-ACT: trial day 0), and months are days / 30.4375. Accrual "
-              f"periods are those of the source. {follow} Card generated {stamp} (UTC)."),
+        Para("No calendar dates are stored (de-identified by design): all times are days relative to the index day 0 "
+             "(native data: the baseline visit; PRO-ACT: trial day 0), and months are days / 30.4375. Accrual "
+             f"periods are those of the source. {follow} Card generated {stamp} (UTC)."),
     ]
     sections[s[6]] = [
-        _Para(ctx.eligibility or
-              "One row per patient with a baseline (day 0) record. Slope model: patients with a slope outcome (see "
-              "Outcomes). Survival model: all patients with follow-up. Setting and centres are those of the source. "
-              "Riluzole use is recorded as a predictor; trial treatment arms of the source are not modelled."),
+        Para(ctx.eligibility or
+             "One row per patient with a baseline (day 0) record. Slope model: patients with a slope outcome (see "
+             "Outcomes). Survival model: all patients with follow-up. Setting and centres are those of the source. "
+             "Riluzole use is recorded as a predictor; trial treatment arms of the source are not modelled."),
     ]
-    sections[s[7]] = [
-        _Para("Raw longitudinal tables (patients, visits, biomarkers, events) are validated against contracts (every "
-              "violation reported, nothing loaded partially) and assembled into one row per patient at day 0. Only "
-              "data on or before day 91 feed baseline fields; outcomes come only from after it. Units are converted "
-              "to canonical units at import (NfL and pNfH pg/mL, LCN2 ng/mL, FVC % predicted); an unknown unit is an "
-              "error. Derived features are computed inside the fitted pipeline, so training and scoring cannot drift."),
-    ]
+    sections[s[7]] = [Para(DATA_PREPARATION)]
     sections[s[8]] = [
-        _table(["outcome", "definition"], [list(o) for o in ctx.outcomes]),
-        _Para("Outcome assessment was not blinded to the predictors in the source data (registry or trial records)."),
+        table("Outcome definitions", ["outcome", "definition"], [list(o) for o in ctx.outcomes]),
+        Para("Outcome assessment was not blinded to the predictors in the source data (registry or trial records)."),
     ]
     sections[s[9]] = [
-        _Para("All predictors are baseline values (measurements from days 0-91; history fields such as onset may "
-              "precede day 0). Every biomarker is optional."),
-        _table(["predictor", "unit", "description"], [[n, u or "-", d] for n, u, d in ctx.predictors])
-        if ctx.predictors else _Para("No predictor list was given."),
+        Para("All predictors are baseline values (measurements from days 0-91; history fields such as onset may "
+             "precede day 0). Every biomarker is optional."),
+        table("Predictors (baseline fields)", ["predictor", "unit", "description"],
+              [[n, u or "-", d] for n, u, d in ctx.predictors])
+        if ctx.predictors else Para("No predictor list was given."),
     ]
     sections[s[10]] = [
-        _Para(f"No formal sample-size calculation: the size is that of the available cohort ({_fmt(n_all)} patients, "
-              f"{_fmt(events_all)} observed endpoints). Training events per predictor: {epp:.1f} "
-              f"({_fmt(ctx.n_train_events)} events, {len(ctx.predictors)} predictors)."),
+        Para(f"No formal sample-size calculation: the size is that of the available cohort ({number(n_all)} "
+             f"patients, {number(events_all)} observed endpoints). Training events per predictor: "
+             f"{number(epp, 1)} ({number(ctx.n_train_events)} events, {number(len(ctx.predictors))} predictors)."),
     ]
-    sections[s[11]] = [_Para(ctx.missing_data)]
+    sections[s[11]] = [Para(ctx.missing_data)]
     sections[s[12]] = [
-        _Para(ctx.model_description),
-        _Para("Data use: a patient-level split into training and test sets (no patient in both). All reported metrics "
-              "are on the test set. Confidence intervals: percentile bootstrap over test patients, paired (same "
-              "resamples) for differences between models."),
-        _Para("Performance measures: slope - RMSE, MAE, Pearson r, 80 % interval coverage and width, calibration "
-              "slope and intercept; survival - Harrell's and Uno's C-index (Uno truncated at tau, the 90th percentile "
-              "of training follow-up), integrated Brier score on a grid inside the test follow-up and below tau, "
-              "time-dependent AUC at 12 and 24 months, and calibration of predicted survival by risk group against "
-              "Kaplan-Meier estimates."),
-        _Para("Class imbalance (item 13): not applicable; there is no classification outcome, and censoring is "
-              "handled by survival methods and inverse-probability-of-censoring weights. Training versus evaluation "
-              "(item 16): the test split comes from the same source as the training split (internal validation)."),
+        Para(ctx.model_description),
+        Para("Data use: a patient-level split into training and test sets (no patient in both). All reported metrics "
+             "are on the test set. Confidence intervals: percentile bootstrap over test patients, paired (same "
+             "resamples) for differences between models."),
+        Para("Performance measures: slope - RMSE, MAE, Pearson r, 80 % interval coverage and width, calibration "
+             "slope and intercept; survival - Harrell's and Uno's C-index (Uno truncated at tau, the 90th percentile "
+             "of training follow-up), integrated Brier score on a grid inside the test follow-up and below tau, "
+             "time-dependent AUC at 12 and 24 months, and calibration of predicted survival by risk group against "
+             "Kaplan-Meier estimates."),
+        Para("Class imbalance (item 13): not applicable; there is no classification outcome, and censoring is "
+             "handled by survival methods and inverse-probability-of-censoring weights. Training versus evaluation "
+             "(item 16): the test split comes from the same source as the training split (internal validation)."),
     ]
-    sections[s[13]] = [
-        _Para("Per patient: a subtype with membership probabilities; the predicted ALSFRS-R slope (median with 10th "
-              "and 90th percentile, points/month); a survival curve, the median survival (months) and a risk group; "
-              "and the model version. The model has no decision threshold: any enrichment window is a protocol "
-              "choice."),
-    ]
+    sections[s[13]] = [Para(MODEL_OUTPUT)]
     sections[s[14]] = [
-        _Para(f"Ethical approval: {ctx.ethics}"),
-        _Para(f"Code: open source ({ctx.license}), commit {ctx.git_commit or 'not recorded'}. Data: {ctx.data_source}, "
-              f"content hash {ctx.data_content_hash}. Funding and conflicts of interest: {ctx.funding}"),
-        _Para("Patient and public involvement: none in the development of this model version."),
+        Para(f"Ethical approval: {ethics}"),
+        Para(f"Code: open source ({ctx.license}), commit {ctx.git_commit or 'not recorded'}. Data: {ctx.data_source}, "
+             f"content hash {ctx.data_content_hash}. Funding and conflicts of interest: {ctx.funding}"),
+        Para("Patient and public involvement: none in the development of this model version."),
     ]
     sections[s[15]] = [
-        _table(["split", "patients", "with slope outcome", "observed endpoints"], [
+        table("Patients and outcome events by split", ["split", "patients", "with slope outcome",
+                                                        "observed endpoints"], [
             ["train", ctx.n_train, ctx.n_train_slope, ctx.n_train_events],
             ["test", ctx.n_test, ctx.n_test_slope, ctx.n_test_events],
             ["total", n_all, ctx.n_train_slope + ctx.n_test_slope, events_all]]),
     ]
-    spec: list[_Block] = [_Para("The complete fitted pipeline (preprocessing and models) and its hyper-parameters are "
+    spec: list[Block] = [Para("The complete fitted pipeline (preprocessing and models) and its hyper-parameters are "
                                 "logged with the MLflow run and can be reloaded to reproduce every prediction.")]
     if ctx.subtypes:
-        spec.append(_table(["subtype", "size (patients)", "description"], [list(t) for t in ctx.subtypes]))
+        spec.append(table("Subtypes", ["subtype", "size (patients)", "description"], [list(t) for t in ctx.subtypes]))
     else:
-        spec.append(_Para("No subtype table was given."))
+        spec.append(Para("No subtype table was given."))
     if ctx.environment:
-        spec.append(_table(["component", "version"], sorted(ctx.environment.items())))
+        spec.append(table("Software environment", ["component", "version"], sorted(ctx.environment.items())))
     sections[s[16]] = spec
-    perf: list[_Block] = []
-    if ctx.metrics:
-        perf.append(_table(["metric", "value", f"{100 * ctx.metrics_confidence:g} % CI", "meaning"],
-                           metric_rows(ctx.metrics)))
+    perf: list[Block] = []
+    level = f"{100 * ctx.metrics_confidence:g} %"
+    if metrics:
+        perf.append(table(f"Test metrics with {level} confidence intervals",
+                          ["metric", "value", f"{level} CI", "meaning"],
+                          [[name, *_estimate_and_interval(v), _describe(name)] for name, v in metrics.items()]))
+        perf.append(Para(f"Numbers are rounded to {DIGITS} decimals. Intervals are percentile-bootstrap intervals "
+                         f"over test patients; {EM_DASH} in the CI column means no interval was computed for that "
+                         "metric.", kind="note"))
     else:
-        perf.append(_Para("No overall metrics were given."))
+        perf.append(Para("No overall metrics were given."))
     if ctx.baselines:
-        names = list(ctx.metrics) + [m for b in ctx.baselines.values() for m in b if m not in ctx.metrics]
-        rows = [[m, _metric_parts(ctx.metrics[m])[0] if m in ctx.metrics else "-",
-                 *(_metric_parts(b[m])[0] if m in b else "-" for b in ctx.baselines.values())]
+        names = list(metrics) + [m for b in ctx.baselines.values() for m in b if m not in metrics]
+        rows = [[m, _estimate_and_interval(metrics[m])[0] if m in metrics else None,
+                 *(_estimate_and_interval(b[m])[0] if m in b else None for b in ctx.baselines.values())]
                 for m in dict.fromkeys(names)]
-        perf.append(_table(["metric", ctx.model_name, *ctx.baselines], rows))
+        perf.append(table("The model against its baselines (test set)", ["metric", ctx.model_name, *ctx.baselines],
+                          rows))
     else:
-        perf.append(_Para("No baseline metrics were given."))
+        perf.append(Para("No baseline metrics were given."))
     sections[s[17]] = perf
-    cal: list[_Block] = []
+    cal: list[Block] = []
     if ctx.calibration_note:
-        cal.append(_Para(ctx.calibration_note))
-    cal.append(_table(["quantity", "value"], list(ctx.calibration.items())) if ctx.calibration
-               else _Para("No calibration summary was given."))
+        cal.append(Para(ctx.calibration_note))
+    cal.append(table("Calibration summary (test set)", ["quantity", "value"], list(ctx.calibration.items()))
+               if ctx.calibration
+               else Para("No calibration summary was given."))
     sections[s[18]] = cal
     sections[s[19]] = [
-        _Para(f"Metric names read <metric>.<factor>.<group>; 'n/a' marks a subgroup with fewer than "
-              f"{ctx.subgroup_min_size} patients (not evaluated) or an undefined metric."),
+        Para(f"Metric names read <metric>.<factor>.<group>; 'n/a' marks a subgroup with fewer than "
+             f"{ctx.subgroup_min_size} patients (not evaluated) or an undefined metric."),
         _subgroup_table(ctx.subgroup_metrics),
     ]
     sections[s[20]] = [
-        _Para("The model was refitted without LCN2 (NfL and clinical data only) and both were evaluated on the same "
-              "test patients; the changes below are with-LCN2 minus without-LCN2, with paired bootstrap "
-              "intervals."),
-        _List(tuple(lcn2)),
-        _Para(LCN2_STATEMENT, strong=True),
+        Para("The model was refitted without LCN2 (NfL and clinical data only) and both were evaluated on the same "
+             "test patients; the changes below are with-LCN2 minus without-LCN2, with paired bootstrap "
+             "intervals."),
+        Bullets(tuple(lcn2)),
+        Para(LCN2_STATEMENT, kind="strong"),
     ]
-    sections[s[21]] = [_Para(ctx.updating)]
-    mandatory = [LCN2_STATEMENT, SYNTHETIC_STATEMENT]
-    sections[s[22]] = [_List(tuple(mandatory + [x for x in ctx.limitations if x not in mandatory]))]
+    sections[s[21]] = [Para(ctx.updating)]
+    mandatory = [LCN2_STATEMENT, data_statement]
+    sections[s[22]] = [Bullets(tuple(mandatory + [x for x in ctx.limitations if x not in mandatory]))]
     sections[s[23]] = [
-        _Para(RESEARCH_USE_STATEMENT, strong=True),
-        _Para("Out-of-scope uses:"),
-        _List(tuple(ctx.out_of_scope)),
+        Para(RESEARCH_USE_STATEMENT, kind="strong"),
+        Para("Out-of-scope uses:"),
+        Bullets(tuple(ctx.out_of_scope)),
     ]
-    out = [(h, sections[h]) for h in TRIPOD_SECTIONS]
+    out = [Section(h, tuple(sections[h])) for h in TRIPOD_SECTIONS]
     if ctx.figures:
-        out.append(("Figures", [_Image(name, png) for name, png in ctx.figures.items()]))
+        out.append(Section("Figures", tuple(Figure(caption, png) for caption, png in ctx.figures.items())))
     return out
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Renderers
-# ----------------------------------------------------------------------------------------------------------------
-_MD_SPECIAL = "\\`*[]<>|#"
-
-
-def _md(text: str) -> str:
-    """Escape Markdown/inline-HTML specials and fold newlines, so a value renders as literal text."""
-    out = "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
-    return " ".join(out.splitlines())
-
-
-def _render_markdown(title: str, sections: list[tuple[str, list[_Block]]]) -> str:
-    lines = [f"# {_md(title)}", ""]
-    for heading, blocks in sections:
-        lines += [f"## {_md(heading)}", ""]
-        for block in blocks:
-            if isinstance(block, _Para):
-                lines += [f"**{_md(block.text)}**" if block.strong else _md(block.text), ""]
-            elif isinstance(block, _List):
-                lines += [f"- {_md(item)}" for item in block.items] + [""]
-            elif isinstance(block, _Table):
-                lines.append("| " + " | ".join(_md(h) for h in block.header) + " |")
-                lines.append("|" + "---|" * len(block.header))
-                lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in block.rows]
-                lines.append("")
-            else:
-                lines += [f"- {_md(block.title)} (PNG, embedded in the HTML card)", ""]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 60rem; margin: 2rem auto;
-       padding: 0 1rem; color: #1b1b1b; line-height: 1.45; }
-h1 { border-bottom: 2px solid #444; padding-bottom: .3rem; }
-h2 { margin-top: 2rem; border-bottom: 1px solid #ccc; padding-bottom: .2rem; font-size: 1.2rem; }
-table { border-collapse: collapse; margin: .5rem 0 1rem; font-size: .9rem; }
-th, td { border: 1px solid #bbb; padding: .25rem .5rem; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; }
-p.strong { background: #fff4e5; border-left: 4px solid #e08a00; padding: .4rem .6rem; font-weight: 600; }
-img { max-width: 100%; border: 1px solid #ddd; }
-figure { margin: 1rem 0; }
-"""
-
-
-def _render_html(title: str, sections: list[tuple[str, list[_Block]]]) -> str:
-    e = html.escape
-    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-             f"<title>{e(title)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>", f"<h1>{e(title)}</h1>"]
-    for heading, blocks in sections:
-        parts += ["<section>", f"<h2>{e(heading)}</h2>"]
-        for block in blocks:
-            if isinstance(block, _Para):
-                parts.append(f'<p class="strong">{e(block.text)}</p>' if block.strong else f"<p>{e(block.text)}</p>")
-            elif isinstance(block, _List):
-                parts.append("<ul>" + "".join(f"<li>{e(item)}</li>" for item in block.items) + "</ul>")
-            elif isinstance(block, _Table):
-                head = "".join(f"<th>{e(h)}</th>" for h in block.header)
-                body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in block.rows)
-                parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-            else:
-                data = base64.b64encode(block.png).decode("ascii")
-                parts.append(f'<figure><img alt="{e(block.title)}" src="data:image/png;base64,{data}">'
-                             f"<figcaption>{e(block.title)}</figcaption></figure>")
-        parts.append("</section>")
-    parts += ["</body>", "</html>"]
-    return "\n".join(parts) + "\n"
 
 
 def render_model_card(ctx: ModelCardContext) -> tuple[str, str]:
@@ -697,9 +639,11 @@ def render_model_card(ctx: ModelCardContext) -> tuple[str, str]:
     tuple of str
         ``(markdown, html)``: the same content as Markdown and as one self-contained HTML page (inline CSS, no
         external resources, figures embedded as base64 PNG). Every section of :data:`TRIPOD_SECTIONS` is present,
-        and the LCN2, synthetic-data and research-use statements are always included.
+        and the LCN2, data-source (:data:`SYNTHETIC_STATEMENT` or :data:`REAL_DATA_STATEMENT`) and research-use
+        statements are always included.
     """
     version = ctx.model_version if ctx.model_version is not None else "unregistered"
     title = f"Model card: {ctx.model_name} version {version}"
-    sections = _blocks(ctx)
-    return _render_markdown(title, sections), _render_html(title, sections)
+    sections = _sections(ctx)
+    return (render("model_card.md", title=title, sections=sections).rstrip() + "\n",
+            render("model_card.html", title=title, sections=sections))

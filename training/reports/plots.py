@@ -1,16 +1,14 @@
 """Evaluation figures for the training job: calibration, Kaplan–Meier curves, subtype profiles, importances.
 
-Every function builds a :class:`matplotlib.figure.Figure` directly and attaches an Agg canvas to it inside the
-function. Nothing touches pyplot's global state or the process-wide backend, so importing this module has no side
-effects, figures are never leaked into a global registry, and the functions are safe to call from a headless
-training job or from tests. Save with :func:`figure_png` or hand the figure to ``mlflow.log_figure``.
+Every function builds its figure with :func:`training.reports.figures.new_figure` (its own Agg canvas, no pyplot
+state, no backend change), so importing this module has no side effects and the functions are safe to call from a
+headless training job or from tests. Save with :func:`figure_png` or hand the figure to ``mlflow.log_figure``.
 
 Units: ALSFRS-R slope in points/month; time in months from day 0; probabilities in [0, 1].
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,25 +18,10 @@ from matplotlib.figure import Figure
 from sksurv.nonparametric import kaplan_meier_estimator
 
 from training.evaluation.metrics import MISSING_LABEL, linear_calibration
+from training.reports.figures import figure_png as figure_png  # re-exported: callers save figures from here
+from training.reports.figures import new_figure
 
 _SURV_COLUMNS = ("pred_surv", "obs_surv", "obs_lower", "obs_upper", "n")
-
-
-def _new_figure(width: float = 6.0, height: float = 5.0) -> Figure:
-    # Agg is chosen here, per figure, rather than with matplotlib.use() at import: the backend is then a property of
-    # each figure we create and never of the process that imports us (a notebook or server keeps its own backend).
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def figure_png(fig: Figure, *, dpi: int = 120) -> bytes:
-    """Render a figure to PNG bytes (for the model card or an MLflow artifact)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
 
 
 def slope_calibration_plot(pred: Any, obs: Any) -> Figure:
@@ -58,7 +41,7 @@ def slope_calibration_plot(pred: Any, obs: Any) -> Figure:
     """
     x = np.asarray(pred, dtype=float)
     y = np.asarray(obs, dtype=float)
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     ax.scatter(x, y, s=10, alpha=0.5, color="tab:blue", label="patients")
     finite = np.concatenate([x[np.isfinite(x)], y[np.isfinite(y)]])
@@ -99,7 +82,7 @@ def survival_calibration_plot(table: pd.DataFrame, t: float) -> Figure:
     absent = [c for c in _SURV_COLUMNS if c not in table.columns]
     if absent:
         raise ValueError(f"{len(absent)} columns are missing from the calibration table: {absent}")
-    fig = _new_figure()
+    fig = new_figure()
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="identity (perfect calibration)")
     pred = table["pred_surv"].to_numpy(dtype=float)
@@ -144,7 +127,7 @@ def km_plot(time: Any, event: Any, groups: pd.Series, title: str) -> Figure:
     labels = groups.astype(object).where(groups.notna(), MISSING_LABEL).map(str).to_numpy(dtype=object)
     if not len(t) == len(e) == len(labels):
         raise ValueError(f"time, event and groups must have the same length, got {len(t)}, {len(e)}, {len(labels)}")
-    fig = _new_figure(7.0, 5.0)
+    fig = new_figure(7.0, 5.0)
     ax = fig.add_subplot()
     for label in sorted(set(labels), key=lambda v: (v == MISSING_LABEL, v)):
         mask = labels == label
@@ -196,7 +179,7 @@ def subtype_profile_plot(profile: pd.DataFrame, *, standardise: bool = True,
                 sd = float(seen.std()) if seen.size > 1 and seen.std() > 0 else 1.0
                 colour[:, j] = (col - seen.mean()) / sd
     n_sub, n_feat = values.shape
-    fig = _new_figure(max(6.0, 0.8 * n_feat + 2.5), max(3.0, 0.6 * n_sub + 2.0))
+    fig = new_figure(max(6.0, 0.8 * n_feat + 2.5), max(3.0, 0.6 * n_sub + 2.0))
     ax = fig.add_subplot()
     image = ax.imshow(np.ma.masked_invalid(colour), cmap="RdBu_r", aspect="auto",
                       vmin=-2 if standardise else None, vmax=2 if standardise else None)
@@ -242,7 +225,7 @@ def importance_plot(names: Sequence[str], mean_abs_contrib: Any, top: int = 15, 
     if top < 1:
         raise ValueError(f"top must be >= 1, got {top}")
     order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")[:top]
-    fig = _new_figure(7.0, max(3.0, 0.35 * len(order) + 1.5))
+    fig = new_figure(7.0, max(3.0, 0.35 * len(order) + 1.5))
     ax = fig.add_subplot()
     ax.barh(range(len(order)), values[order][::-1], color="tab:blue")
     ax.set_yticks(range(len(order)), [str(names[i]) for i in order][::-1])

@@ -14,13 +14,42 @@ import numpy as np
 
 from features import spec as S
 from training.reports import plots as P
-from training.reports.model_card import ModelCardContext, render_model_card
+from training.reports.model_card import ModelCardContext, fold_intervals, render_model_card
 from training.tracking import git_state, package_versions
 
 if TYPE_CHECKING:
     from training.config import TrainConfig
     from training.data.load import TrainingData
     from training.fit.train import Fitted
+
+
+FIGURE_CAPTIONS: dict[str, str] = {
+    "slope_calibration.png": "Observed against predicted ALSFRS-R slope on the test patients, with the identity and "
+                             "the calibration line",
+    "survival_calibration_24m.png": "Observed (Kaplan-Meier) against predicted event-free survival at 24 months, by "
+                                    "predicted-risk group",
+    "km_by_subtype.png": "Kaplan-Meier curves of event-free survival by subtype (test patients)",
+    "km_by_risk_group.png": "Kaplan-Meier curves of event-free survival by predicted risk group (test patients)",
+    "subtype_profiles.png": "Median baseline features per subtype (colour: standardised across subtypes)",
+    "feature_importance.png": "Features with the largest mean absolute contribution to the slope model",
+}
+"""Caption (in words) of each figure the training job logs, by its artifact file name."""
+
+
+def figure_caption(name: str) -> str:
+    """The caption of a logged figure: from :data:`FIGURE_CAPTIONS`, else its file name turned into words.
+
+    Examples
+    --------
+    >>> figure_caption("km_by_subtype.png")
+    'Kaplan-Meier curves of event-free survival by subtype (test patients)'
+    >>> figure_caption("residuals_by_site.png")
+    'Residuals by site'
+    """
+    if name in FIGURE_CAPTIONS:
+        return FIGURE_CAPTIONS[name]
+    words = name.rsplit(".", 1)[0].replace("_", " ").replace("-", " ").strip()
+    return (words[:1].upper() + words[1:]) if " " in words else f"Figure: {words}"
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -43,7 +72,9 @@ def model_card_context(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, 
     table = data.cohort.table
     time = table["time_to_event_months"].to_numpy(dtype=float)
     follow = (float(np.nanmedian(time)), float(np.nanmax(time))) if np.isfinite(time).any() else None
-    main_keys = [k for k in m if (k.startswith("test_") or k.startswith("oracle_")) and "." not in k]
+    # The LCN2 ablation metrics belong in the table too: their *_ci_low/_ci_high bounds are its only logged
+    # intervals, folded into the rows' CI column below.
+    main_keys = [k for k in m if k.startswith(("test_", "oracle_", "lcn2_added_")) and "." not in k]
     subgroup = {k: v for k, v in m.items() if "." in k}
     source = data.cohort.source
     description = f"synthetic ({data.description})" if source == "synthetic" else f"{source}: {data.description}"
@@ -54,7 +85,7 @@ def model_card_context(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, 
         n_train_events=c["n_train_events"], n_test_events=c["n_test_events"],
         predictors=[(f.name, f.unit or "", f.description) for f in S.BASELINE_FIELDS],
         git_commit=git_state()["git_commit"], alsfrs_scale=data.cohort.alsfrs_scale, follow_up_months=follow,
-        metrics={k: m[k] for k in main_keys},
+        metrics=fold_intervals({k: m[k] for k in main_keys}),
         baselines={"pre-slope linear regression (slope)": {"test_slope_rmse": m["baseline_slope_rmse"]},
                    "ENCALS-predictor Cox model (survival)": {"test_survival_cindex": m["baseline_survival_cindex"]}},
         subgroup_metrics=subgroup, subgroup_min_size=cfg.evaluation.min_subgroup_size,
@@ -86,7 +117,7 @@ def log_run_artifacts(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, r
     pngs: dict[str, bytes] = {}
     for name, fig in fitted.figures.items():
         mlflow.log_figure(fig, f"figures/{name}")
-        pngs[name.removesuffix(".png").replace("_", " ")] = P.figure_png(fig)
+        pngs[figure_caption(name)] = P.figure_png(fig)
     for name, frame in fitted.tables.items():
         mlflow.log_text(frame.to_csv(index=False), f"tables/{name}.csv")
     profiles = [{"label": s.label, "name": s.name, "description": s.description,

@@ -139,3 +139,67 @@ def test_tables_show_metrics_baselines_subgroups_and_subtypes() -> None:
     assert "| nfl_serum_pg_ml | pg/mL | Serum neurofilament light chain |" in md
     assert "| sex | - | Sex |" in md
     assert "2026-01-02T03:04:05+00:00" in md
+
+
+@pytest.mark.parametrize("source", ["native: /data/clinic", "proact: /data/export", "dream2012: /data/dream"])
+def test_card_of_real_data_says_nothing_about_synthetic_data(source: str) -> None:
+    md, page = M.render_model_card(_context(data_source=source))
+    for text, escape in ((md, str), (page, html.escape)):
+        assert "synthetic" not in text.lower()
+        assert escape(M.REAL_DATA_STATEMENT) in text
+        assert escape(M.DEFAULT_ETHICS) in text
+        assert "simulator's LCN2 assumptions" not in text
+
+
+def test_card_of_synthetic_data_says_so() -> None:
+    md, page = M.render_model_card(_context())
+    for text, escape in ((md, str), (page, html.escape)):
+        assert escape(M.SYNTHETIC_STATEMENT) in text
+        assert escape(M.SYNTHETIC_ETHICS) in text
+        assert escape(M.REAL_DATA_STATEMENT) not in text
+    assert M.render_model_card(_context(ethics="Approved by committee X (ref 12)."))[0].count("ref 12") == 1
+
+
+def test_interval_logged_as_separate_metrics_fills_the_ci_column() -> None:
+    flat = {"test_survival_cindex": 0.71, "lcn2_added_cindex": 0.03, "lcn2_added_cindex_ci_low": 0.01,
+            "lcn2_added_cindex_ci_high": 0.05}
+    assert M.fold_intervals(flat) == {"test_survival_cindex": 0.71, "lcn2_added_cindex": (0.03, 0.01, 0.05)}
+    md, _ = M.render_model_card(_context(metrics=flat))
+    assert "| lcn2_added_cindex | 0.030 | 0.010 to 0.050 |" in md
+    assert "lcn2_added_cindex_ci_low" not in md
+    # A metric without any interval shows an em dash, never an empty cell.
+    assert "| test_survival_cindex | 0.710 | \u2014 |" in md
+    assert not re.search(r"\|\s*\|\s*(Harrell|root)", md)
+
+
+def test_integers_render_without_decimals() -> None:
+    md, page = M.render_model_card(_context(metrics={"test_n_patients": 79.0, "test_slope_rmse": 0.42},
+                                            calibration={"n_groups": 5.0}))
+    assert "| test_n_patients | 79 |" in md
+    assert "| n_groups | 5 |" in md
+    assert "| train | 1,500 | 1,200 | 700 |" in md
+    for text in (md, page):
+        assert not re.search(r"\b(79|5|1,?500)\.0+\b", text)
+
+
+def test_every_table_has_a_heading() -> None:
+    md, page = M.render_model_card(_context())
+    lines = md.splitlines()
+    headers = [i for i, line in enumerate(lines) if line.startswith("|---")]
+    assert len(headers) >= 8
+    for i in headers:
+        assert lines[i - 3].startswith("Table: "), lines[i - 1]
+        assert lines[i - 3].removeprefix("Table: ").strip(), lines[i - 1]
+    assert page.count("<table>") == page.count("<caption>") == len(headers)
+
+
+def test_figure_captions_are_words() -> None:
+    from training.reports.run_report import FIGURE_CAPTIONS, figure_caption
+
+    png = P.figure_png(P.importance_plot(["a", "b"], [0.2, 0.1]))
+    with pytest.raises(ValueError, match="must be words, not a file name"):
+        _context(figures={"feature_importance.png": png})
+    assert figure_caption("km_by_subtype.png") == FIGURE_CAPTIONS["km_by_subtype.png"]
+    assert figure_caption("residuals_by_site.png") == "Residuals by site"
+    _, page = M.render_model_card(_context(figures={figure_caption("feature_importance.png"): png}))
+    assert f"<figcaption>{FIGURE_CAPTIONS['feature_importance.png']}</figcaption>" in page
