@@ -72,6 +72,27 @@ def resolve_served_model(uri: str) -> tuple[str, str | None, str | None, str]:
     return name, version, run_id, f"models:/{name}/{version}"
 
 
+def probe_served_model(pinned: str) -> None:
+    """Load the model the workers will load and score one probe candidate with it, in this process, first.
+
+    A model that cannot be loaded (a truncated or deleted artifact) or cannot score would otherwise crash every
+    worker at start, over and over, behind a server that never becomes ready, after ``alsstrat serve`` had already
+    reported what it serves.
+
+    Raises
+    ------
+    UserInputError
+        Naming the URI and the cause (exception type and message).
+    """
+    from serving.loader import check_model_scores, load_for_serving
+
+    try:
+        check_model_scores(load_for_serving(pinned))
+    except Exception as exc:  # noqa: BLE001 - whatever breaks the load breaks every worker the same way
+        raise UserInputError(f"cannot serve {pinned}: the model does not load and score here "
+                             f"({type(exc).__name__}: {exc})") from None
+
+
 def serve_command(*, host: str, port: int) -> list[str]:
     """The ``bentoml serve`` command line ``alsstrat serve`` runs."""
     return [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port),

@@ -205,3 +205,27 @@ def test_serve_refuses_a_model_trained_with_another_feature_spec(served_model: S
     assert result.exit_code == 2, result.output
     assert "was trained with feature spec" in result.stderr
     assert "this code has spec 0123456789abcdef" in result.stderr
+
+
+def test_serve_exits_naming_the_cause_when_the_model_artifact_is_corrupt(served_model: ServedModel,
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    """Loaded and probed before "serving" is printed: a truncated artifact used to crash every worker in a loop."""
+    import mlflow
+    from typer.testing import CliRunner
+
+    from training.cli.app import app
+
+    for key, value in _env(served_model, ALSSTRAT_API_TOKENS=TOKEN).items():
+        monkeypatch.setenv(key, value)
+    mlflow.set_tracking_uri(served_model.tracking_uri)
+    copy = Path(mlflow.artifacts.download_artifacts(f"models:/{served_model.name}/{served_model.version}",
+                                                    dst_path=str(tmp_path)))
+    artifacts = sorted(copy.rglob("*.joblib"))
+    assert artifacts, sorted(p.name for p in copy.rglob("*"))
+    for artifact in artifacts:
+        artifact.write_bytes(artifact.read_bytes()[:100])
+    result = CliRunner().invoke(app, ["serve", "--port", str(free_port()), "--model-uri", str(copy)])
+    assert result.exit_code == 2, result.output
+    assert f"cannot serve {copy}: the model does not load and score here" in result.stderr
+    assert "serving " not in result.stdout, "nothing is reported as served"

@@ -124,7 +124,9 @@ def test_unknown_or_missing_columns_reject_every_row_and_say_why(store: ServedMo
                    + ",".join(["p1", *(str(GOOD[c]) for c in required)]) + "\n")
     out = tmp_path / "scores.csv"
     result = _score("--input", str(src), "--out", str(out))
-    assert result.exit_code == 0, result.output
+    # Every row rejected: exit 2 (issue 16; this was 0), the output is still written for the error columns.
+    assert result.exit_code == 2, result.output
+    assert "every one of the 1 rows was rejected; nothing was scored" in result.output
     assert "required column(s) missing from the file" in result.output
     assert "alsfrs_r_total" in result.output
     assert "not candidate fields" in result.output
@@ -186,3 +188,13 @@ def test_a_model_trained_with_another_feature_spec_exits_2(store: ServedModel, t
     result = _score("--input", str(src), "--out", str(tmp_path / "s.csv"))
     assert result.exit_code == 2, result.output
     assert "was trained with feature spec" in result.output
+
+
+def test_some_rows_rejected_still_exits_0(store: ServedModel, tmp_path: Path) -> None:
+    src = tmp_path / "mixed.csv"
+    cells = [["a", *(str(GOOD[c]) for c in S.REQUIRED_FOR_SCORING)],
+             ["b", *(str(GOOD[c]) if c != "sex" else "F" for c in S.REQUIRED_FOR_SCORING)]]
+    src.write_text("\n".join(",".join(r) for r in [["candidate_id", *S.REQUIRED_FOR_SCORING], *cells]) + "\n")
+    result = _score("--input", str(src), "--out", str(tmp_path / "scores.csv"))
+    assert result.exit_code == 0, result.output
+    assert "1 predicted, 1 rejected" in result.output

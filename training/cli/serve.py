@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from features.project import CHAMPION_URI
-from training.cli.common import BadInput, cli_errors, console, err_console
+from training.cli.common import EXIT_BAD_INPUT, BadInput, cli_errors, console, err_console
 
 PROGRESS_MIN_ROWS = 20_000  # smaller files finish before a bar would be useful
 
@@ -28,7 +28,7 @@ def score(
     """Score candidates offline with the same per-row error semantics as the HTTP service.
 
     Exit 0 once the file is scored, even if some rows were rejected (their count is printed); exit 2 when the
-    input cannot be read or has an unknown format.
+    input cannot be read, has an unknown format, or every row was rejected (the output is still written).
     """
     with cli_errors():
         if out.suffix.lower() != ".csv":
@@ -58,6 +58,11 @@ def score(
             top = ", ".join(f"{field} {n}" for field, n in counts.head(10).items())
             console.print(f"rejected rows by field: {top} (see error_field / error_message in {out})",
                           markup=False, highlight=False)
+        if len(result) and rejected == len(result):
+            # Nothing was scored: a wrong file or header, not a few bad rows; a pipeline must not carry on.
+            err_console.print(f"error: every one of the {rejected} rows was rejected; nothing was scored",
+                              markup=False, highlight=False)
+            raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def serve(
@@ -94,9 +99,10 @@ def serve(
         if settings.insecure_demo:
             err_console.print("[bold red]*** INSECURE DEMO MODE: no API tokens, every caller is accepted. "
                               "Never use this with real candidates. ***[/bold red]")
-        from serving.launch import resolve_served_model, run_server, serve_command
+        from serving.launch import probe_served_model, resolve_served_model, run_server, serve_command
 
         name, version, run_id, pinned = resolve_served_model(settings.model_uri)
+        probe_served_model(pinned)  # fail here, with the cause, rather than behind a server that never gets ready
         env["ALSSTRAT_MODEL_URI"] = pinned
         url = f"http://{host}:{port}"
         what = f"{name} version {version} (run {run_id})" if version else name
