@@ -143,7 +143,8 @@ class ALSStratifier:
         self.model.set_predict_threads(self.settings.predict_threads)
         check_model_scores(loaded)
         self.encoder = ResultEncoder(self.model)
-        self.audit = AuditLog(self.settings.audit_log, self.settings.audit_salt)
+        self.audit = AuditLog(self.settings.audit_log, self.settings.audit_salt,
+                              max_bytes=self.settings.audit_max_bytes, backups=self.settings.audit_backups)
         self.metadata = model_metadata(loaded, self.settings)
         logger.info("serving %s version %s (run %s), loaded in %.1f s", loaded.name, loaded.version, loaded.run_id,
                     time.perf_counter() - started)
