@@ -606,3 +606,25 @@ def test_card_per_version_covers_tripod_ai(home: Path, runs: dict[str, dict[str,
     assert html_text.startswith("<!DOCTYPE html>")
     for heading in TRIPOD_SECTIONS:
         assert f"<h2>{html.escape(heading)}</h2>" in html_text, heading
+
+
+@pytest.mark.slow
+@pytest.mark.mlflow
+def test_report_opens_with_a_verdict_and_contents(comparison: dict[str, Any]) -> None:
+    page = comparison["html"].read_text()
+    assert page.index('<p class="verdict">') < page.index('<nav class="toc"') < page.index("<h2>What differs</h2>")
+    assert "On the common evaluation cohort (300 patients), run B is better on" in page
+    assert "subgroup rows were compared, each with its own 95 % interval" in page
+    assert page.count("<table>") == page.count("<caption>")
+    assert not re.search(r">\d[\d,]*\.0000<", page), "a count printed as a float"
+
+
+@pytest.mark.slow
+@pytest.mark.mlflow
+def test_card_shows_the_logged_lcn2_intervals(runs: dict[str, dict[str, str]]) -> None:
+    md = _invoke(["runs", "card", runs["A"]["version"]]).stdout
+    row = next(line for line in md.splitlines() if line.startswith("| lcn2_added_cindex |"))
+    assert re.search(r"^\| lcn2_added_cindex \| -?\d\.\d{3} \| -?\d\.\d{3} to -?\d\.\d{3} \|", row), row
+    assert "_ci_low" not in md
+    assert "Kaplan-Meier curves of event-free survival by subtype (test patients)" in md
+    assert "km by subtype" not in md
