@@ -66,35 +66,38 @@ def _annotation(f: S.BaselineField) -> Any:
 
 
 @cache
-def candidate_type() -> Any:
-    """The strict TypedDict of one candidate, generated from the spec (cached)."""
+def candidate_type(landmark: str = S.DEFAULT_LANDMARK) -> Any:
+    """The strict TypedDict of one candidate at ``landmark``, generated from the spec (cached per landmark).
+
+    Only the fields usable at the landmark are in it: a screening candidate cannot send a lead-in slope.
+    """
     fields: dict[str, Any] = {
         CANDIDATE_ID: NotRequired[Annotated[str | None, Field(
             max_length=MAX_ID_CHARS, description="Optional client reference for this row; echoed back, never stored "
             "(only a salted hash is audited).")]],
     }
-    for f in S.BASELINE_FIELDS:
+    for f in S.landmark(landmark).fields:
         fields[f.name] = _annotation(f)
     typed = TypedDict("Candidate", fields)  # type: ignore[misc]  # functional form with computed fields
     return with_config(ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, title="Candidate"))(typed)
 
 
 @cache
-def _row_adapter() -> TypeAdapter[Any]:
-    return TypeAdapter(candidate_type())
+def _row_adapter(landmark: str = S.DEFAULT_LANDMARK) -> TypeAdapter[Any]:
+    return TypeAdapter(candidate_type(landmark))
 
 
 @cache
-def _batch_adapter() -> TypeAdapter[Any]:
-    return TypeAdapter(list[candidate_type()])  # type: ignore[arg-type, misc]
+def _batch_adapter(landmark: str = S.DEFAULT_LANDMARK) -> TypeAdapter[Any]:
+    return TypeAdapter(list[candidate_type(landmark)])  # type: ignore[misc, arg-type]
 
 
-def candidate_schema() -> dict[str, Any]:
-    """JSON schema of one candidate (OpenAPI): units, bounds, categories, required fields."""
-    return _row_adapter().json_schema()
+def candidate_schema(landmark: str = S.DEFAULT_LANDMARK) -> dict[str, Any]:
+    """JSON schema of one candidate at ``landmark`` (OpenAPI): units, bounds, categories, required fields."""
+    return _row_adapter(landmark).json_schema()
 
 
-def _message(error: Mapping[str, Any]) -> tuple[str, str]:
+def _message(error: Mapping[str, Any], landmark: str = S.DEFAULT_LANDMARK) -> tuple[str, str]:
     loc = error.get("loc") or ("candidate",)
     field = str(loc[0])
     kind = str(error.get("type"))
@@ -103,6 +106,10 @@ def _message(error: Mapping[str, Any]) -> tuple[str, str]:
     if kind == "missing":
         return field, "required field is missing"
     if kind == "extra_forbidden":
+        if spec is not None:  # a real field, but not one this landmark can know
+            at = S.landmark(landmark)
+            return field, (f"not usable at the {at.name} landmark: the model predicts {at.time_origin}, and this "
+                           "field needs several visits of a lead-in; leave it out")
         return field, "unknown field"
     if kind == "finite_number":
         return field, f"must be a finite number, got {value!r}"
@@ -116,16 +123,17 @@ def _message(error: Mapping[str, Any]) -> tuple[str, str]:
     return field, str(error.get("msg"))
 
 
-def _row_error(exc: ValidationError) -> CandidateError:
+def _row_error(exc: ValidationError, landmark: str = S.DEFAULT_LANDMARK) -> CandidateError:
     errors = exc.errors()
-    field, message = _message(errors[0])
+    field, message = _message(errors[0], landmark)
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''} in this row)"
     return CandidateError(field, message)
 
 
-def validate_candidate(row: Any) -> tuple[dict[str, Any] | None, CandidateError | None]:
-    """Validate one candidate row.
+def validate_candidate(row: Any, landmark: str = S.DEFAULT_LANDMARK,
+                       ) -> tuple[dict[str, Any] | None, CandidateError | None]:
+    """Validate one candidate row against the fields usable at ``landmark``.
 
     Returns
     -------
@@ -136,9 +144,9 @@ def validate_candidate(row: Any) -> tuple[dict[str, Any] | None, CandidateError 
     if not isinstance(row, Mapping):
         return None, CandidateError("candidate", "each candidate must be a JSON object")
     try:
-        return dict(_row_adapter().validate_python(row)), None
+        return dict(_row_adapter(landmark).validate_python(row)), None
     except ValidationError as exc:
-        return None, _row_error(exc)
+        return None, _row_error(exc, landmark)
 
 
 @dataclass(frozen=True)
@@ -164,10 +172,14 @@ class CandidateBatch:
 
 
 class ValidatedRows(list[dict[str, Any]]):
-    """Candidate rows that already passed the strict schema (see :func:`candidate_rows_type`)."""
+    """Candidate rows that already passed the strict schema of ``landmark`` (see :func:`candidate_rows_type`)."""
+
+    def __init__(self, rows: Sequence[dict[str, Any]] = (), landmark: str = S.DEFAULT_LANDMARK) -> None:
+        super().__init__(rows)
+        self.landmark = landmark
 
 
-def candidate_rows_type() -> Any:
+def candidate_rows_type(landmark: str = S.DEFAULT_LANDMARK) -> Any:
     """The type of a request's candidate list: strict candidates where every row is valid, else any rows.
 
     Used as a request field, it lets pydantic-core validate a valid batch while it parses the JSON, in one pass.
@@ -175,12 +187,15 @@ def candidate_rows_type() -> Any:
     any bad row falls back to a plain list of whatever was sent, and each row is then checked on its own, so
     every bad row gets its own error. Both members require at least one row.
     """
-    strict = Annotated[list[candidate_type()], AfterValidator(ValidatedRows),  # type: ignore[misc, valid-type]
+    def checked(rows: list[dict[str, Any]]) -> ValidatedRows:
+        return ValidatedRows(rows, landmark)
+
+    strict = Annotated[list[candidate_type(landmark)], AfterValidator(checked),  # type: ignore[misc, valid-type]
                        Field(min_length=1)]
     return Annotated[strict | Annotated[list[Any], Field(min_length=1)], Field(union_mode="left_to_right")]
 
 
-def validate_candidates(rows: Sequence[Any]) -> CandidateBatch:
+def validate_candidates(rows: Sequence[Any], landmark: str = S.DEFAULT_LANDMARK) -> CandidateBatch:
     """Validate a batch of candidate rows: one result per row, a bad row never affects the others.
 
     The whole list is first validated in one pydantic-core call (none at all for :class:`ValidatedRows`); only
@@ -188,14 +203,15 @@ def validate_candidates(rows: Sequence[Any]) -> CandidateBatch:
     :func:`validate_candidate`.
     """
     try:
-        checked: list[dict[str, Any]] = (
-            rows if isinstance(rows, ValidatedRows) else _batch_adapter().validate_python(rows))
+        trusted = isinstance(rows, ValidatedRows) and rows.landmark == landmark
+        checked: list[dict[str, Any]] = (rows if trusted  # type: ignore[assignment]  # a ValidatedRows is a list
+                                         else _batch_adapter(landmark).validate_python(rows))
         errors: dict[int, CandidateError] = {}
         positions = list(range(len(rows)))
     except ValidationError:
         checked, positions, errors = [], [], {}
         for i, row in enumerate(rows):
-            values, error = validate_candidate(row)
+            values, error = validate_candidate(row, landmark)
             if error is not None:
                 errors[i] = error
             else:

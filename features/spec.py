@@ -430,8 +430,8 @@ BASELINE_FIELDS: tuple[BaselineField, ...] = (
                   "months (ENCALS predictor, Westeneng 2018).", unit="months", lower=0, upper=600,
                   required_for_scoring=True, group="history"),
     BaselineField("alsfrs_r_total", "numeric", "ALSFRS-R total at the visit nearest day 0 within the landmark's "
-                  "measurement window (0-48 points; 0-40 for a legacy-ALSFRS dataset, see its alsfrs_scale).", unit="points", lower=0, upper=48,
-                  required_for_scoring=True, group="functional"),
+                  "measurement window (0-48 points; 0-40 for a legacy-ALSFRS dataset, see its alsfrs_scale).",
+                  unit="points", lower=0, upper=48, required_for_scoring=True, group="functional"),
     *(
         BaselineField(item, "numeric", f"ALSFRS-R item {i + 1} ({label}) at the baseline visit, 0-4 points.",
                       unit="points", lower=0, upper=4, group="functional")

@@ -12,8 +12,11 @@ INTRO = """# Data formats
 Generated from `features/spec.py` by `python -m features.spec_doc > docs/data-formats.md` — do not edit by hand.
 
 Time is in **days relative to the index day 0** (native: the baseline visit; PRO-ACT: trial day 0); months are
-days / {dpm}. Baseline measurements come from visits with day in [0, {bw}]; the slope outcome from visits with day in
-({bw}, {sw}] (at least {mv} visits spanning at least {ms} days). No calendar dates, names or dates of birth.
+days / {dpm}. Every prediction is made at a **landmark** L: baseline fields use only data at or before L, outcomes
+are counted from L, and a patient whose endpoint or censoring falls at or before L has no survival outcome there.
+The slope outcome needs at least {mv} visits spanning at least {ms} days. No calendar dates, names or dates of birth.
+
+{landmarks}
 
 Native raw tables are one file each in a folder: `<table>.csv` or `<table>.parquet`. Validation reports every
 violation at once (table, row, column, rule, value) and loads nothing partial. Unknown columns are refused.
@@ -29,8 +32,14 @@ def _rule(f: S.FieldSpec) -> str:
 
 
 def render() -> str:
-    lines = [INTRO.format(dpm=S.DAYS_PER_MONTH, bw=S.BASELINE_WINDOW_END_DAY, sw=S.SLOPE_WINDOW_END_DAY,
-                          mv=S.SLOPE_MIN_VISITS, ms=S.SLOPE_MIN_SPAN_DAYS)]
+    landmarks = ["| landmark | L (day) | measurements (day nearest 0 in) | series fields | slope outcome | "
+                 "survival |", "|---|---|---|---|---|---|"]
+    for lm in S.LANDMARKS.values():
+        series = f"[{lm.series_window[0]}, {lm.series_window[1]}]" if lm.series_window else "none"
+        landmarks.append(f"| `{lm.name}` | {lm.day} | [{lm.measurement_window[0]}, {lm.measurement_window[1]}] | "
+                         f"{series} | {lm.slope_window_text()} | {lm.time_origin} |")
+    lines = [INTRO.format(dpm=S.DAYS_PER_MONTH, mv=S.SLOPE_MIN_VISITS, ms=S.SLOPE_MIN_SPAN_DAYS,
+                          landmarks="\n".join(landmarks))]
     for table in S.SYNTHETIC_TABLES.values():
         lines.append(f"## `{table.name}`\n\n{table.description}" + (
             f" Unique key: ({', '.join(table.key)})." if table.key else "") + "\n")

@@ -133,7 +133,7 @@ def prediction_columns(model: StratifierModel) -> list[str]:
             *[f"subtype_probability_{s.label}" for s in model.subtype.subtypes],
             "slope_median", "slope_p10", "slope_p90",
             *[f"survival_probability_{t}m" for t in SURVIVAL_HORIZONS_MONTHS],
-            "median_survival_months", "risk_group", "explanation", "model_version"]
+            "median_survival_months", "survival_time_origin", "risk_group", "explanation", "model_version"]
 
 
 def score_rows(model: StratifierModel, rows: Sequence[Any], *, advance: Any = None) -> pd.DataFrame:
@@ -165,7 +165,7 @@ def score_rows(model: StratifierModel, rows: Sequence[Any], *, advance: Any = No
         chunk = rows[start:start + CHUNK_ROWS]
         head = pd.DataFrame({"input_row": range(start + 1, start + len(chunk) + 1)})
         head[CANDIDATE_ID] = [r.get(CANDIDATE_ID) if isinstance(r, Mapping) else None for r in chunk]
-        batch = validate_candidates(chunk)
+        batch = validate_candidates(chunk, model.landmark.name)
         errors = [(batch.errors[i].field, batch.errors[i].message) if i in batch.errors else (None, None)
                   for i in range(len(chunk))]
         valid, positions = batch.values, batch.positions

@@ -41,7 +41,8 @@ class ResultEncoder:
         self.template = (
             b'{"subtype":{"label":%d,"name":%s,"probabilities":{' + probabilities + b'}},'
             b'"slope":{"median":%s,"p10":%s,"p90":%s,"unit":' + unit + b'},'
-            b'"survival":{"probability":{' + horizons + b'},"median_months":%s,"risk_group":%d},'
+            b'"survival":{"probability":{' + horizons + b'},"median_months":%s,"risk_group":%d,"time_origin":'
+            + orjson.dumps(model.time_origin).replace(b"%", b"%%") + b'},'
             b'"explanation":[' + explanation + b'],"model":' + model_json.replace(b"%", b"%%") + b"}"
         )
 

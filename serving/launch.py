@@ -144,3 +144,19 @@ def run_server(cmd: list[str], env: dict[str, str], url: str, ready_timeout: flo
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def served_landmark(run_id: str | None) -> str:
+    """The landmark the served model was trained at (its run's ``landmark`` tag), for the service's request schema.
+
+    Runs logged before landmarks existed carry no tag; they are refused by their spec hash anyway, so the default
+    only names the schema such a refusal is reported against.
+    """
+    from features import spec as S
+
+    if not run_id:
+        return S.DEFAULT_LANDMARK
+    import mlflow
+
+    tag = mlflow.MlflowClient().get_run(run_id).data.tags.get("landmark")
+    return tag if tag in S.LANDMARKS else S.DEFAULT_LANDMARK

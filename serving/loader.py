@@ -123,7 +123,7 @@ def check_model_scores(loaded: LoadedModel) -> None:
     from features import spec as S
     from features.candidates import validate_candidate
 
-    values, error = validate_candidate(probe_candidate())
+    values, error = validate_candidate(probe_candidate(), loaded.model.landmark.name)
     if error is not None or values is None:  # the spec and its own probe disagree: a bug in this module
         raise IncompatibleModel(f"probe candidate is invalid: {error}")
     values.pop("candidate_id", None)

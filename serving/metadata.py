@@ -21,11 +21,13 @@ def _finite(value: Any) -> Any:
     return value if not isinstance(value, float) or math.isfinite(value) else None
 
 
-def feature_spec() -> list[dict[str, Any]]:
-    """The candidate fields with units, bounds, categories and whether scoring requires them."""
+def feature_spec(landmark: S.Landmark | None = None) -> list[dict[str, Any]]:
+    """The candidate fields usable at ``landmark`` (default: every baseline field) with units, bounds, categories and
+    whether scoring requires them."""
+    fields = S.BASELINE_FIELDS if landmark is None else landmark.fields
     return [{"name": f.name, "type": f.kind, "unit": f.unit, "minimum": f.lower, "maximum": f.upper,
              "categories": list(f.categories) if f.categories else None, "required": f.required_for_scoring,
-             "description": f.description} for f in S.BASELINE_FIELDS]
+             "description": f.description} for f in fields]
 
 
 def model_metadata(loaded: LoadedModel, settings: ServiceSettings) -> dict[str, Any]:
@@ -42,10 +44,18 @@ def model_metadata(loaded: LoadedModel, settings: ServiceSettings) -> dict[str, 
         "training_source": meta.get("source"),
         "spec_hash": meta.get("spec_hash"),
         "alsfrs_scale": meta.get("alsfrs_scale"),
+        "landmark": {"name": loaded.model.landmark.name, "day": loaded.model.landmark.day,
+                     "description": loaded.model.landmark.description},
+        "time_origin": loaded.model.time_origin,
+        "biomarkers_measured": list(meta.get("biomarkers_measured", [])),
+        "biomarkers_measured_text": "biomarkers measured: " + (", ".join(meta.get("biomarkers_measured", []))
+                                                               or "none"),
+        "subtype_features": list(meta.get("subtype_features", [])),
+        "lcn2_ablation": meta.get("lcn2_ablation"),
         "metrics": {k: _finite(metrics[k]) for k in KEY_METRICS if k in metrics},
         "subtypes": [{"label": s.label, "name": s.name, "description": s.description}
                      for s in loaded.model.subtype.subtypes],
-        "feature_spec": feature_spec(),
+        "feature_spec": feature_spec(loaded.model.landmark),
         "max_batch": settings.max_batch,
         "lcn2_note": "LCN2 effects in humans are unvalidated hypotheses; see the model card.",
     }

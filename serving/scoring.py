@@ -50,7 +50,7 @@ def score_rows(model: StratifierModel, encoder: ResultEncoder, rows: list[Any]) 
     -------
     ScoredRows
     """
-    batch = validate_candidates(rows)
+    batch = validate_candidates(rows, model.landmark.name)
     encoded: list[bytes] = [b""] * len(rows)
     ids_at: dict[int, str] = {i: cid for i, cid in zip(batch.positions, batch.client_ids, strict=True)
                               if isinstance(cid, str)}

@@ -87,15 +87,17 @@ def _mlflow_type(f: S.FieldSpec) -> str:
             "boolean": "boolean", "id": "string"}[f.kind]
 
 
-def input_signature_schema() -> Schema:
-    """MLflow input schema generated from the spec: baseline fields; required = required for scoring.
+def input_signature_schema(landmark: S.Landmark | None = None) -> Schema:
+    """MLflow input schema generated from the spec: the baseline fields usable at the model's landmark (default:
+    every baseline field); required = required for scoring.
 
     Integer-valued fields are declared double because MLflow refuses NaN in integer columns.
     """
-    return Schema([ColSpec(_mlflow_type(f), f.name, required=f.required_for_scoring) for f in S.BASELINE_FIELDS])
+    fields = S.BASELINE_FIELDS if landmark is None else landmark.fields
+    return Schema([ColSpec(_mlflow_type(f), f.name, required=f.required_for_scoring) for f in fields])
 
 
-def model_signature(output_example: Any) -> ModelSignature:
+def model_signature(output_example: Any, landmark: S.Landmark | None = None) -> ModelSignature:
     import warnings
 
     from mlflow.models import infer_signature
@@ -104,7 +106,7 @@ def model_signature(output_example: Any) -> ModelSignature:
         # The hint concerns integer *inputs* with missing values; our integer outputs (labels) are never missing.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
         inferred = infer_signature(model_output=output_example)
-    return ModelSignature(inputs=input_signature_schema(), outputs=inferred.outputs)
+    return ModelSignature(inputs=input_signature_schema(landmark), outputs=inferred.outputs)
 
 
 def input_example() -> dict[str, list[Any]]:

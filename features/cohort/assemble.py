@@ -481,7 +481,9 @@ class _Assembly:
         gone = ~(time_days > self.landmark.day)
         self._exclude("cohort", gone, self.patients["patient_id"], REASON_SURVIVAL_AT_LANDMARK)
         self.out["time_to_event_months"] = np.where(gone, np.nan, (time_days - self.landmark.day) / S.DAYS_PER_MONTH)
-        self.out["event_observed"] = pd.array(np.where(gone, None, outcome.event_observed), dtype="boolean")
+        observed = pd.array(outcome.event_observed, dtype="boolean")
+        observed[gone] = pd.NA
+        self.out["event_observed"] = observed
         # Endpoints on the first endpoint day define the time; later ones (e.g. death after tracheostomy) do not.
         rows = np.flatnonzero(ok)
         used = np.isclose(days[rows], first_day[codes[rows]], rtol=0, atol=1e-6)

@@ -206,6 +206,16 @@ class StratifierModel:
 
     # ------------------------------------------------------------------ inputs
     @property
+    def landmark(self) -> S.Landmark:
+        """The prediction time the model was trained at; models from before landmarks used the lead-in windows."""
+        return S.landmark(str(self.metadata.get("landmark", "lead-in")))
+
+    @property
+    def time_origin(self) -> str:
+        """The time origin of every survival figure, in words (e.g. "months from the scoring visit (day 0)")."""
+        return self.landmark.time_origin
+
+    @property
     def feature_names(self) -> list[str]:
         """Names of the derived features (the explanation's vocabulary); computed once per loaded model."""
         if "_feature_names" not in self.__dict__:
@@ -214,10 +224,22 @@ class StratifierModel:
         return names
 
     def _frame_input(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Baseline columns in spec order; optional columns absent from ``frame`` become explicit missing."""
+        """Baseline columns in spec order; optional columns absent from ``frame`` become explicit missing.
+
+        Raises
+        ------
+        ValueError
+            When a required field is missing, or a field the model's landmark cannot know holds values (a
+            lead-in slope sent to a screening model would be silently ignored otherwise).
+        """
         missing_required = [c for c in S.REQUIRED_FOR_SCORING if c not in frame.columns]
         if missing_required:
             raise ValueError(f"{len(missing_required)} required fields are missing from data: {missing_required}")
+        usable = set(self.landmark.names)
+        unusable = [c for c in S.BASELINE_NAMES if c not in usable and c in frame.columns and frame[c].notna().any()]
+        if unusable:
+            raise ValueError(f"fields not usable at the {self.landmark.name} landmark hold values: {unusable} "
+                             f"(the model predicts {self.time_origin}; drop these columns)")
         out = frame.reindex(columns=list(S.BASELINE_NAMES))
         return out
 
@@ -300,9 +322,9 @@ class StratifierModel:
         DataFrame
             ``subtype_label``, ``subtype_name``, ``subtype_probability_<label>`` (one per subtype),
             ``slope_median``/``slope_p10``/``slope_p90`` (ALSFRS-R points/month), ``survival_probability_<t>m``
-            for t = 12, 24, 36 months, ``median_survival_months`` (from day 0), ``risk_group`` (1 = lowest risk),
-            ``explanation`` (JSON list of the top features and their contributions to the median slope,
-            points/month) and ``model_version``.
+            for t = 12, 24, 36 months, ``median_survival_months`` and ``survival_time_origin`` (the time origin in
+            words: months from the model's landmark), ``risk_group`` (1 = lowest risk), ``explanation`` (JSON list
+            of the top features and their contributions to the median slope, points/month) and ``model_version``.
         """
         x = self._frame_input(frame)
         z = self.features.transform(x)
@@ -320,6 +342,7 @@ class StratifierModel:
         for j, t in enumerate(SURVIVAL_HORIZONS_MONTHS):
             out[f"survival_probability_{t}m"] = arrays["surv"][:, j]
         out["median_survival_months"] = arrays["median"]
+        out["survival_time_origin"] = self.time_origin
         out["risk_group"] = arrays["risk_group"].astype(int)
         out["explanation"] = [
             json.dumps([{"feature": names[c], "contribution": round(float(arrays["contrib"][i, c]), 6)}
@@ -355,13 +378,14 @@ class StratifierModel:
         top_contrib = np.take_along_axis(arrays["contrib"], arrays["top"], axis=1).tolist()
         horizons = [str(t) for t in SURVIVAL_HORIZONS_MONTHS]
         unit = "ALSFRS-R points/month"
+        origin = self.time_origin
         # One comprehension over zipped columns: no per-row indexing (this loop is most of a large batch's cost).
         return [
             {
                 "subtype": {"label": c, "name": name_of[c], "probabilities": dict(zip(labels, pr, strict=True))},
                 "slope": {"median": mid, "p10": lo, "p90": hi, "unit": unit},
                 "survival": {"probability": dict(zip(horizons, sv, strict=True)), "median_months": md,
-                             "risk_group": rg},
+                             "risk_group": rg, "time_origin": origin},
                 "explanation": [{"feature": f, "contribution": v} for f, v in zip(tn, tc, strict=True)],
                 "model": version,
             }

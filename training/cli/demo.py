@@ -101,8 +101,9 @@ def serve_and_score(out: Path, model_uri: str) -> None:
             s, p, v = result["subtype"], result["slope"], result["survival"]
             console.print(
                 f"{result['candidate_id']}: subtype {s['label']} '{s['name']}' | ALSFRS-R slope {p['median']:+.2f} "
-                f"points/month (80 % interval {p['p10']:+.2f} to {p['p90']:+.2f}) | survival 24 months "
-                f"{v['probability']['24']:.0%}, median {v['median_months']:.0f} months, risk group {v['risk_group']}")
+                f"points/month (80 % interval {p['p10']:+.2f} to {p['p90']:+.2f}) | survival at 24 "
+                f"{v['time_origin']}: {v['probability']['24']:.0%}, median survival {v['median_months']:.0f} "
+                f"{v['time_origin']}, risk group {v['risk_group']} of 5 (1 = lowest risk)")
         body = json.dumps({"candidate": {k: v for k, v in EXAMPLES[0].items() if k != "candidate_id"}})
         console.print("\nTry it yourself while a server runs (alsstrat serve):")
         console.print(f"curl -s -X POST {url}/score -H 'Content-Type: application/json' "

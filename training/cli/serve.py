@@ -99,10 +99,11 @@ def serve(
         if settings.insecure_demo:
             err_console.print("[bold red]*** INSECURE DEMO MODE: no API tokens, every caller is accepted. "
                               "Never use this with real candidates. ***[/bold red]")
-        from serving.launch import probe_served_model, resolve_served_model, run_server, serve_command
+        from serving.launch import probe_served_model, resolve_served_model, run_server, serve_command, served_landmark
 
         name, version, run_id, pinned = resolve_served_model(settings.model_uri)
         probe_served_model(pinned)  # fail here, with the cause, rather than behind a server that never gets ready
+        env["ALSSTRAT_LANDMARK"] = served_landmark(run_id)
         env["ALSSTRAT_MODEL_URI"] = pinned
         url = f"http://{host}:{port}"
         what = f"{name} version {version} (run {run_id})" if version else name
