@@ -18,6 +18,8 @@ import bentoml
 Scope = dict[str, Any]
 Message = dict[str, Any]
 
+BODY_SCOPE_KEY = "alsstrat.body"
+"""Where the gate leaves the request body in the ASGI scope (a reference, not a copy)."""
 SCORING_ROUTES = {"/score": "score", "/score_batch": "score_batch"}
 """Path -> audit endpoint name of the routes that need a token and a JSON body."""
 JSON_MEDIA_TYPE = "application/json"
@@ -81,6 +83,7 @@ class RequestGate:
             if not message.get("more_body"):
                 break
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        scope[BODY_SCOPE_KEY] = body  # for duplicate_key, after the handler's parse
         replayed = False
 
         async def replay() -> Message:
@@ -113,3 +116,42 @@ def _too_large(limit: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
 async def _respond(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def duplicate_key(scope: Scope, rows: list[Any]) -> str | None:
+    """The first key that a JSON object of the request body repeats, or None.
+
+    JSON parsers, pydantic's included, keep the last of repeated keys silently, so ``{"sex": "female", ...,
+    "sex": "male"}`` would be scored as male. Checking every body exactly costs as much as a second parse, so the
+    exact check runs only when a count cannot rule duplicates out: each key of the body is followed by a colon, so
+    when the body holds exactly as many colons as the parsed request has keys (one top-level key plus the keys of
+    each row), no key can have been repeated. Colons inside strings (an id such as ``site:4``) or nested objects
+    only send the request to the exact check, never past it.
+
+    Parameters
+    ----------
+    scope : dict
+        The request's ASGI scope, where :class:`RequestGate` left the body.
+    rows : list
+        The request's candidates as parsed (before validation moves anything out of them).
+    """
+    body = scope.get(BODY_SCOPE_KEY)
+    if not isinstance(body, bytes):
+        return None
+    parsed_keys = 1 + sum(len(row) for row in rows if isinstance(row, dict))
+    if body.count(b":") == parsed_keys:
+        return None
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        result = dict(items)
+        if len(result) != len(items) and not repeated:
+            seen: set[str] = set()
+            repeated.append(next(k for k, _ in items if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+        return result
+
+    try:
+        json.loads(body, object_pairs_hook=pairs)
+    except ValueError:  # pydantic accepted it, so it is JSON; nothing more to say here
+        return None
+    return repeated[0] if repeated else None

@@ -35,7 +35,7 @@ from serving.auth import bearer_token, fingerprint, token_matches
 from serving.config import ServiceSettings
 from serving.encode import ResultEncoder
 from serving.errors import UniformErrors, install_log_filter
-from serving.limits import RequestGate
+from serving.limits import RequestGate, duplicate_key
 from serving.metadata import model_metadata
 from serving.metrics import RequestMetrics
 from serving.metrics import render as render_metrics
@@ -192,6 +192,15 @@ class ALSStratifier:
         ctx.response.headers["X-Request-ID"] = self.audit_refusal(endpoint, header, started)
         return UNAUTHORISED
 
+    def _duplicate(self, ctx: bentoml.Context, endpoint: str, header: str | None, started: float, rows: int,
+                   key: str) -> dict[str, Any]:
+        """400 for a body that repeats a key in one object (a parser would keep the last value silently)."""
+        ctx.response.status_code = 400
+        ctx.response.headers["X-Request-ID"] = self._audit(endpoint, header, started, 0, rows, [], 400)
+        shown = key if len(key) <= 64 else key[:64] + "..."
+        return {"error": {"field": "body", "message": f"duplicate key {shown!r} in a JSON object: each key may "
+                          "appear once"}}
+
     # ------------------------------------------------------------------ endpoints
     @bentoml.api(route="/score", input_spec=ScoreRequest)
     async def score(self, candidate: CandidateBody, ctx: bentoml.Context) -> dict[str, Any]:
@@ -200,6 +209,9 @@ class ALSStratifier:
         header = ctx.request.headers.get("authorization")
         if not self.authorised(header):
             return self._unauthorised(ctx, "score", header, started)
+        duplicate = duplicate_key(ctx.request.scope, [candidate])
+        if duplicate is not None:
+            return self._duplicate(ctx, "score", header, started, 1, duplicate)
         scored = score_rows(self.model, self.encoder, [candidate])
         rejected = len(scored.errors)
         status = 400 if rejected else 200
@@ -224,6 +236,9 @@ class ALSStratifier:
             self._audit("score_batch", header, started, 0, len(candidates), [], 413)
             return {"error": {"field": "candidates", "message": f"batch of {len(candidates)} rows exceeds the "
                               f"maximum of {self.settings.max_batch}"}}
+        duplicate = duplicate_key(ctx.request.scope, candidates)
+        if duplicate is not None:
+            return self._duplicate(ctx, "score_batch", header, started, len(candidates), duplicate)
         scored = score_rows(self.model, self.encoder, candidates)
         request_id = self._audit("score_batch", header, started, len(candidates) - len(scored.errors),
                                  len(scored.errors), scored.ids, 200)

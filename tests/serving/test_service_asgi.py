@@ -506,3 +506,30 @@ def test_metrics_need_a_token_only_when_configured() -> None:
     base = {"ALSSTRAT_API_TOKENS": TOKEN}
     assert ServiceSettings.from_env(base).metrics_need_token is False
     assert ServiceSettings.from_env({**base, "ALSSTRAT_METRICS_NEED_TOKEN": "1"}).metrics_need_token is True
+
+
+# ------------------------------------------------------------------------------------------- duplicate keys
+_GOOD_BODY = json.dumps({"candidate": GOOD})
+DUPLICATES: list[tuple[str, str, str, str]] = [
+    ("in a candidate", "/score", _GOOD_BODY.replace('"sex": "female"', '"sex": "female", "sex": "male"'), "'sex'"),
+    ("at the top level", "/score", _GOOD_BODY[:-1] + ', "candidate": ' + json.dumps(GOOD) + "}", "'candidate'"),
+    ("in a batch row", "/score_batch", json.dumps({"candidates": [GOOD, GOOD]}).replace(
+        '"sex": "female"', '"sex": "male", "sex": "female"', 1), "'sex'"),
+    ("beside a colon in an id", "/score_batch", json.dumps({"candidates": [{**GOOD, "candidate_id": "site:4"}]})
+     .replace('"onset_site": ', '"onset_site": "limb", "onset_site": ', 1), "'onset_site'"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "key"), [c[1:] for c in DUPLICATES], ids=[c[0] for c in DUPLICATES])
+def test_a_repeated_key_is_refused_not_resolved_silently(client: Any, path: str, body: str, key: str) -> None:
+    response = client.post(path, content=body.encode(), headers={**AUTH, **JSON})
+    assert response.status_code == 400, response.text
+    assert _error(response) == {"field": "body",
+                                "message": f"duplicate key {key} in a JSON object: each key may appear once"}
+
+
+def test_colons_inside_strings_are_not_duplicates(client: Any) -> None:
+    rows = [{**GOOD, "candidate_id": "site:4:017"}, {**GOOD, "candidate_id": "a:b"}]
+    response = client.post("/score_batch", json={"candidates": rows}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert [r["candidate_id"] for r in response.json()["results"]] == ["site:4:017", "a:b"]
