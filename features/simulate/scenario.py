@@ -1,25 +1,44 @@
 """Scenario configuration of the cohort simulator: typed, validated, loaded from YAML.
 
-A scenario is every number the generative model in :mod:`features.simulate.generate` uses. Each block carries a
-``source`` string that cites ``clinical-facts.md`` (section and study) or says ``hypothesis``; the simulator
-itself holds no clinical constants. Scenarios live in ``features/simulate/scenarios/<name>.yaml``; any YAML file with
-the same keys can be passed by path. Unknown keys are refused (``extra="forbid"``), so a typo cannot silently
-fall back to a default.
+A scenario is every number the generative model in :mod:`features.simulate.generate` uses; the simulator itself
+holds no clinical constants. Scenarios live in ``features/simulate/scenarios/<name>.yaml``; any YAML file with the
+same keys can be passed by path. Unknown keys are refused (``extra="forbid"``), so a typo cannot silently fall
+back to a default.
+
+Every number in a scenario file is a *sourced parameter*: one mapping that holds the value together with where it
+comes from (:class:`Parameter`)::
+
+    rate_points_per_month:
+      value: -0.59                      # the figure exactly as the statement quotes it
+      source: clinical-facts.md §4.1, DREAM 2012 trial subset [C]
+      statement: "months 3–12 slope median −0.59"
+      derive: [{op: times, by: 48}, {op: divide_by, by: -40}]   # 0-40 -> 0-48 scale, loss positive
+
+A parameter with a citation must carry the quoted ``statement``, and its ``value`` must be one of the figures
+that statement quotes (checked on loading); a unit conversion, a ratio applied to another parameter or a
+log/exp is an explicit ``derive`` chain that the loader applies, never a silently pre-computed number. A
+parameter without a literature figure says ``source: assumption`` and gives its ``reason``; every effect of
+lipocalin-2 (LCN2) in humans is an unvalidated hypothesis, and the loader refuses an LCN2 effect parameter whose
+reason does not say so. Each block keeps a short ``source`` line that names its sources without quoting figures.
 """
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
-Source = Annotated[str, Field(min_length=3, description="Citation of clinical-facts.md or the word 'hypothesis'.")]
+Source = Annotated[str, Field(min_length=3, description="Which sources the block's parameters cite (no figures).")]
 
 ONSET_SITES = ("limb", "bulbar", "respiratory", "other")
 DOMAINS = ("bulbar", "fine_motor", "gross_motor", "respiratory")
@@ -30,6 +49,238 @@ class _Block(BaseModel):
     """Base of every scenario block: no unknown keys, immutable once loaded."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Sourced parameters: value, source, statement and derivation in one structure
+# --------------------------------------------------------------------------------------------------------------------
+ASSUMPTION = "assumption"
+CITATION_PATTERN = r"^clinical-facts\.md §\d+(\.\d+)*\b"
+# A figure in a statement: a signed decimal not glued to a word or another number ("x1.2" and "Q10" are not
+# figures), so that "0.47-1.11" reads as the range 0.47 to 1.11 and "-0.80" (or "−0.80") as negative.
+FIGURE_PATTERN = re.compile(r"(?<![\w.])(?:(?<![\d.])([-−]))?(\d+(?:\.\d+)?)(?![\w.]*\d)")
+FIGURE_REL_TOL = 1e-12
+# Effect parameters of LCN2 (levels, subtype multipliers): no human ALS figure exists (clinical-facts.md §6, §10.7).
+LCN2_EFFECT_PATTERN = re.compile(r"(^lipocalin\.)|(\.lcn2_[a-z_]*multiplier$)")
+
+Number = int | float
+ParameterValue = Number | list[Number] | dict[str, Number] | dict[str, dict[str, Number]]
+
+
+def statement_figures(statement: str) -> list[float]:
+    """The figures a source statement quotes, in order.
+
+    Parameters
+    ----------
+    statement : str
+        The quoted statement, e.g. ``"bulbar median slope -0.80 vs limb -0.55"``.
+
+    Returns
+    -------
+    list of float
+        The signed decimal numbers in the statement (dimensionless; the statement's own units).
+    """
+    return [float(m.group(2)) * (-1.0 if m.group(1) else 1.0) for m in FIGURE_PATTERN.finditer(statement)]
+
+
+def _leaves(value: ParameterValue) -> list[float]:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _leaves(v)]
+    if isinstance(value, list):
+        return [float(v) for v in value]
+    return [float(value)]
+
+
+class Step(BaseModel):
+    """One step of a declared derivation, applied in order to the quoted figure.
+
+    ``times``, ``divide_by`` and ``plus`` take ``by``: a number, or the path of another parameter (e.g.
+    ``"subtypes.typical.rate_points_per_month"``) whose derived value is used; ``exp`` and ``log`` take none.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    op: Literal["times", "divide_by", "plus", "exp", "log"]
+    by: float | str | None = None
+
+    @model_validator(mode="after")
+    def _operand(self) -> Step:
+        unary = self.op in ("exp", "log")
+        if unary and self.by is not None:
+            raise ValueError(f"derivation step {self.op!r} takes no 'by'")
+        if not unary and self.by is None:
+            raise ValueError(f"derivation step {self.op!r} needs 'by' (a number or a parameter path)")
+        return self
+
+
+_OPS: dict[str, Callable[[float, float], float]] = {
+    "times": lambda x, b: x * b,
+    "divide_by": lambda x, b: x / b,
+    "plus": lambda x, b: x + b,
+    "exp": lambda x, _: math.exp(x),
+    "log": lambda x, _: math.log(x),
+}
+
+
+class Parameter(BaseModel):
+    """One scenario number with its provenance.
+
+    ``value`` is the figure as its source states it (a number, or a list/mapping of numbers for shares and
+    ranges). With a citation (``source`` = ``"clinical-facts.md §<section>, <study>"``) the quoted ``statement``
+    is required and must contain every figure of ``value``. With ``source: assumption`` a ``reason`` is
+    required (a ``statement`` is optional and, when present, checked the same way). ``derive`` turns the
+    figure into the number the simulator uses (scalars only).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: ParameterValue
+    source: Annotated[str, Field(min_length=3)]
+    statement: str | None = None
+    reason: str | None = None
+    derive: list[Step] = Field(default_factory=list)
+
+    @property
+    def is_assumption(self) -> bool:
+        """Whether the parameter is a modelling assumption (no literature figure)."""
+        return self.source == ASSUMPTION
+
+    @model_validator(mode="after")
+    def _provenance(self) -> Parameter:
+        if self.is_assumption:
+            if not self.reason or len(self.reason.strip()) < 10:
+                raise ValueError("an assumption needs a 'reason' (why this value, what it is chosen against)")
+        else:
+            if not re.match(CITATION_PATTERN, self.source):
+                raise ValueError(f"source must be {ASSUMPTION!r} or cite 'clinical-facts.md §<section>, <study>', "
+                                 f"got {self.source!r}")
+            if not self.statement:
+                raise ValueError("a cited parameter needs the quoted 'statement' its value comes from")
+        if self.statement is not None:
+            quoted = statement_figures(self.statement)
+            missing = [x for x in _leaves(self.value)
+                       if not any(math.isclose(x, q, rel_tol=FIGURE_REL_TOL, abs_tol=0.0) for q in quoted)]
+            if missing:
+                raise ValueError(f"value {self.value!r} disagrees with its statement {self.statement!r} "
+                                 f"(figures {missing} are not quoted there; quoted: {quoted})")
+        if self.derive and not isinstance(self.value, int | float):
+            raise ValueError("only a single number can be derived")
+        return self
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _error(loc: tuple[str | int, ...], kind: str, message: str, node: object) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError(kind, "{message}", {"message": message}), loc=loc, input=node)
+
+
+def _item_key(item: object, index: int) -> str | int:
+    # List items with a name (subtypes, centres) are addressed by it, so that a path survives reordering.
+    return item["name"] if isinstance(item, dict) and isinstance(item.get("name"), str) else index
+
+
+def _collect(node: Any, loc: tuple[str | int, ...], params: dict[str, Parameter],
+             errors: list[InitErrorDetails]) -> None:
+    path = ".".join(str(p) for p in loc)
+    if isinstance(node, dict) and "value" in node:
+        try:
+            params[path] = Parameter.model_validate(node)
+        except ValidationError as exc:
+            for e in exc.errors():
+                errors.append(_error(loc + tuple(e["loc"]), "invalid_parameter", e["msg"], node))
+            return
+        if LCN2_EFFECT_PATTERN.search(path):
+            reason = params[path].reason or ""
+            if not params[path].is_assumption or "hypothesis" not in reason.lower():
+                errors.append(_error(loc, "unflagged_lcn2_hypothesis",
+                                     "an LCN2 effect is an unvalidated hypothesis in humans: it must be "
+                                     "'source: assumption' with a reason that says 'hypothesis'", node))
+    elif isinstance(node, dict):
+        for key, child in node.items():
+            _collect(child, loc + (key,), params, errors)
+    elif isinstance(node, list):
+        if node and all(_is_number(x) for x in node):
+            errors.append(_error(loc, "unsourced_parameter",
+                                 "bare numbers: every parameter is a mapping with 'value' and 'source'", node))
+        else:
+            for i, child in enumerate(node):
+                _collect(child, loc + (_item_key(child, i),), params, errors)
+    elif _is_number(node):
+        errors.append(_error(loc, "unsourced_parameter",
+                             "a bare number: every parameter is a mapping with 'value' and 'source'", node))
+
+
+def _derived(path: str, params: dict[str, Parameter], done: dict[str, Any], visiting: set[str]) -> Any:
+    if path in done:
+        return done[path]
+    if path in visiting:
+        raise ValueError(f"derivation cycle through {path!r}")
+    visiting.add(path)
+    param = params[path]
+    value: Any = param.value
+    for step in param.derive:
+        operand = 0.0
+        if isinstance(step.by, str):
+            if step.by not in params:
+                raise ValueError(f"derivation of {path!r} refers to unknown parameter {step.by!r}")
+            operand = float(_derived(step.by, params, done, visiting))
+        elif step.by is not None:
+            operand = step.by
+        value = _OPS[step.op](float(value), operand)
+    visiting.discard(path)
+    done[path] = value
+    return value
+
+
+def _replace(node: Any, loc: tuple[str | int, ...], done: dict[str, Any]) -> Any:
+    path = ".".join(str(p) for p in loc)
+    if path in done and isinstance(node, dict) and "value" in node:
+        return done[path]
+    if isinstance(node, dict):
+        return {k: _replace(v, loc + (k,), done) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_replace(v, loc + (_item_key(v, i),), done) for i, v in enumerate(node)]
+    return node
+
+
+def resolve_parameters(data: Any) -> tuple[Any, dict[str, Parameter]]:
+    """Validate the sourced parameters of raw scenario data and apply their derivations.
+
+    Parameters
+    ----------
+    data : object
+        The scenario as read from YAML, every number wrapped in a :class:`Parameter` mapping.
+
+    Returns
+    -------
+    plain : object
+        The same structure with each parameter mapping replaced by its derived value (what :class:`Scenario`
+        validates).
+    parameters : dict of str to Parameter
+        Every parameter by its dotted path (list items by name, e.g. ``"subtypes.inflammatory.hazard_ratio"``).
+
+    Raises
+    ------
+    pydantic.ValidationError
+        When a number has no source, a parameter mapping is invalid (unknown keys, missing statement or
+        reason, a value its statement does not quote), an LCN2 effect is not flagged as a hypothesis, or a
+        derivation refers to an unknown parameter or loops; every problem is listed.
+    """
+    params: dict[str, Parameter] = {}
+    errors: list[InitErrorDetails] = []
+    _collect(data, (), params, errors)
+    done: dict[str, Any] = {}
+    if not errors:
+        for path in params:
+            try:
+                _derived(path, params, done, set())
+            except (ValueError, ArithmeticError) as exc:
+                errors.append(_error(tuple(path.split(".")), "invalid_derivation", str(exc), params[path].value))
+    if errors:
+        raise ValidationError.from_exception_data("Scenario", errors)
+    return _replace(data, (), done), params
 
 
 def _check_shares(shares: dict[str, float], what: str) -> None:
@@ -345,6 +596,20 @@ def available_scenarios() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in _scenario_dir().iterdir() if p.name.endswith(".yaml"))
 
 
+def _scenario_text(name_or_path: str | Path) -> str:
+    text_name = str(name_or_path)
+    path = Path(text_name)
+    if path.is_file() or path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise FileNotFoundError(f"scenario file {text_name!r} does not exist")
+        return path.read_text(encoding="utf-8")
+    resource = _scenario_dir() / f"{text_name}.yaml"
+    if not resource.is_file():
+        available = ", ".join(available_scenarios()) or "none"
+        raise FileNotFoundError(f"unknown scenario {text_name!r} (available: {available})")
+    return str(resource.read_text(encoding="utf-8"))
+
+
 def load_scenario(name_or_path: str | Path) -> Scenario:
     """Load and validate a scenario by name (``features/simulate/scenarios/<name>.yaml``) or from a YAML file path.
 
@@ -364,19 +629,30 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     FileNotFoundError
         When no shipped scenario has that name (the message lists the available ones) or the path does not exist.
     pydantic.ValidationError
-        When the YAML has unknown keys, missing keys or values out of range (every problem listed).
+        When the YAML has unknown keys, missing keys, values out of range, a number without its source or a
+        value its source statement does not quote (every problem listed; see :func:`resolve_parameters`).
     """
-    text_name = str(name_or_path)
-    path = Path(text_name)
-    if path.is_file() or path.suffix in (".yaml", ".yml"):
-        if not path.is_file():
-            raise FileNotFoundError(f"scenario file {text_name!r} does not exist")
-        text = path.read_text(encoding="utf-8")
-    else:
-        resource = _scenario_dir() / f"{text_name}.yaml"
-        if not resource.is_file():
-            available = ", ".join(available_scenarios()) or "none"
-            raise FileNotFoundError(f"unknown scenario {text_name!r} (available: {available})")
-        text = resource.read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
-    return Scenario.model_validate(data)
+    text = _scenario_text(name_or_path)
+    plain, _ = resolve_parameters(yaml.safe_load(text))
+    return Scenario.model_validate(plain)
+
+
+def scenario_parameters(name_or_path: str | Path) -> dict[str, Parameter]:
+    """The sourced parameters of a scenario (value as quoted, source, statement or reason, derivation).
+
+    Parameters
+    ----------
+    name_or_path : str or path
+        As for :func:`load_scenario`.
+
+    Returns
+    -------
+    dict of str to Parameter
+        Every parameter by its dotted path, e.g. ``"subtypes.inflammatory.lcn2_blood_multiplier"``.
+
+    Raises
+    ------
+    FileNotFoundError, pydantic.ValidationError
+        As for :func:`load_scenario`.
+    """
+    return resolve_parameters(yaml.safe_load(_scenario_text(name_or_path)))[1]

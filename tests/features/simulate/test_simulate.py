@@ -7,7 +7,11 @@ internals and of any cohort builder.
 
 from __future__ import annotations
 
+import math
+import re
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,10 +25,14 @@ from typer.testing import CliRunner
 from features import spec as S
 from features.contracts import validate_tables
 from features.simulate.generate import CHUNK_SIZE, Scenario, available_scenarios, load_scenario, simulate_cohort
+from features.simulate.scenario import Parameter, scenario_parameters
 from features.sources.native import load_native, write_tables
 
 DPM = S.DAYS_PER_MONTH
 SCENARIO_DIR = Path(__file__).resolve().parents[3] / "features" / "simulate" / "scenarios"
+# The literature notes the scenarios cite, shared beside the checkout (the fidelity test skips without them).
+CLINICAL_FACTS = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "clinical-facts.md"
+SHIPPED = ("default", "null-lcn2")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -198,33 +206,57 @@ def test_missingness_and_mixed_units(small: dict[str, pd.DataFrame]) -> None:
 # --------------------------------------------------------------------------------------------------------------------
 # Literature ranges (docs/simulator.md lists the sources), from written-and-read tables
 # --------------------------------------------------------------------------------------------------------------------
-def test_literature_ranges(literature_cohort: dict[str, pd.DataFrame]) -> None:
-    t = literature_cohort
+def literature_figures(t: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """The quantities of the literature table in docs/simulator.md, from written-and-read tables."""
     patients = t["patients"].set_index("patient_id")
-    male = (patients["sex"] == "male").mean()
-    bulbar = (patients["onset_site"] == "bulbar").mean()
-    age = patients["age_at_onset_years"].mean()
-    delay = ((patients["diagnosis_day"] - patients["onset_day"]).astype("float64") / DPM).median()
     slopes = window_slopes(t["visits"])
     surv = survival_from_onset(t)
     nfl = baseline_biomarker(t, "nfl", "serum")
     both = pd.concat([np.log(nfl).rename("nfl"), slopes.rename("slope")], axis=1).dropna()
-    rho = spearmanr(both["nfl"], both["slope"]).statistic
     tertile = pd.qcut(nfl, 3, labels=False)
-    low = km_median(surv.loc[tertile.index[tertile == 0]])
-    high = km_median(surv.loc[tertile.index[tertile == 2]])
+    return {
+        "male": float((patients["sex"] == "male").mean()),
+        "bulbar": float((patients["onset_site"] == "bulbar").mean()),
+        "age": float(patients["age_at_onset_years"].mean()),
+        "delay": float(((patients["diagnosis_day"] - patients["onset_day"]).astype("float64") / DPM).median()),
+        "slope_share": len(slopes) / len(patients),
+        "slope_median": float(slopes.median()),
+        "faster_than_1": float((slopes < -1.0).mean()),
+        "km_median": km_median(surv),
+        "nfl_median": float(nfl.median()),
+        "rho": float(spearmanr(both["nfl"], both["slope"]).statistic),
+        "tertile_ratio": (km_median(surv.loc[tertile.index[tertile == 0]])
+                          / km_median(surv.loc[tertile.index[tertile == 2]])),
+    }
+
+
+def print_literature_table(seeds: tuple[int, ...] = (7, 2026), n_patients: int = 3000) -> None:
+    """Print the literature table of docs/simulator.md (the test's cohorts: default scenario, written and read)."""
+    rows = {}
+    for seed in seeds:
+        with tempfile.TemporaryDirectory() as folder:
+            tables = simulate_cohort(n_patients=n_patients, seed=seed, scenario=load_scenario("default"))
+            rows[seed] = literature_figures(written_and_read(tables, Path(folder)))
+    for key in rows[seeds[0]]:
+        print(key, *(f"{rows[seed][key]:.4g}" for seed in seeds), sep="\t")
+
+
+def test_literature_ranges(literature_cohort: dict[str, pd.DataFrame]) -> None:
+    f = literature_figures(literature_cohort)
+    male, bulbar, age, delay = f["male"], f["bulbar"], f["age"], f["delay"]
+    rho, low_over_high = f["rho"], f["tertile_ratio"]
 
     assert 0.55 <= male <= 0.66
     assert 0.18 <= bulbar <= 0.35
     assert 52 <= age <= 66
     assert 7 <= delay <= 16
-    assert len(slopes) > 0.3 * len(patients)
-    assert -1.2 <= slopes.median() <= -0.5
-    assert 0.15 <= (slopes < -1.0).mean() <= 0.45
-    assert 24 <= km_median(surv) <= 48
-    assert 40 <= nfl.median() <= 130
+    assert f["slope_share"] > 0.3
+    assert -1.2 <= f["slope_median"] <= -0.5
+    assert 0.15 <= f["faster_than_1"] <= 0.45
+    assert 24 <= f["km_median"] <= 48
+    assert 40 <= f["nfl_median"] <= 130
     assert -0.55 <= rho <= -0.2
-    assert 1.4 <= low / high <= 4.0
+    assert 1.4 <= low_over_high <= 4.0
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -246,10 +278,32 @@ def test_lcn2_carries_the_inflammatory_subtype_in_default(default_scenario: Scen
 
 
 def test_null_lcn2_is_independent_of_subtype_and_slope() -> None:
-    tables = simulate_cohort(n_patients=3000, seed=42, scenario=load_scenario("null-lcn2"))
+    # Seed 43, not 42: with the corrected parameters the random stream before the LCN2 draws shifted and seed 42
+    # drew Kruskal p = 0.006 - a 1-in-100 false alarm of a test whose null holds by construction (seeds 40-49
+    # give p from 0.006 to 0.99). The exact check is the next test; this one guards the observed tables.
+    tables = simulate_cohort(n_patients=3000, seed=43, scenario=load_scenario("null-lcn2"))
     rho, p = _lcn2_vs_truth(tables)
     assert abs(rho) < 0.1
     assert p > 0.01
+
+
+def test_null_lcn2_removes_exactly_the_planted_lcn2_factor(default_scenario: Scenario) -> None:
+    # Same seed, same random stream: default LCN2 = null LCN2 x the subtype's multiplier, so in null-lcn2 no
+    # subtype-dependent factor is left (the remaining variation is noise drawn independently of everything).
+    a = simulate_cohort(n_patients=1000, seed=42, scenario=default_scenario)
+    b = simulate_cohort(n_patients=1000, seed=42, scenario=load_scenario("null-lcn2"))
+    rows = [t[t["analyte"] == "lcn2"].reset_index(drop=True) for t in (a["biomarkers"], b["biomarkers"])]
+    pd.testing.assert_frame_equal(rows[0].drop(columns="value"), rows[1].drop(columns="value"))
+    # Values at the reporting floor carry no factor; above it both tables are rounded to 4 significant figures,
+    # so the two sides agree to within 2 x 0.05 % of their size.
+    above = (rows[1]["value"] * S.unit_factors(rows[1]["analyte"], rows[1]["unit"])).to_numpy() > 1.0
+    rows = [r[above].reset_index(drop=True) for r in rows]
+    subtype = a["truth"].set_index("patient_id")["subtype_name"].loc[rows[0]["patient_id"]].to_numpy()
+    blood = {s.name: s.lcn2_blood_multiplier for s in default_scenario.subtypes}
+    csf = {s.name: s.lcn2_csf_multiplier for s in default_scenario.subtypes}
+    factor = np.where(rows[0]["matrix"] == "csf", [csf[x] for x in subtype], [blood[x] for x in subtype])
+    np.testing.assert_allclose(rows[0]["value"].to_numpy(), rows[1]["value"].to_numpy() * factor, rtol=1e-3)
+    assert set(factor) == {1.0, 2.0, 2.5}
 
 
 def test_null_lcn2_differs_from_default_only_in_lcn2(default_scenario: Scenario) -> None:
@@ -285,6 +339,136 @@ def test_shipped_scenarios_load_and_cite_sources() -> None:
         assert all(len(b["source"]) > 10 for b in blocks)
 
 
+# --------------------------------------------------------------------------------------------------------------------
+# Fidelity: every parameter equals what its source statement says (checked here independently of the loader)
+# --------------------------------------------------------------------------------------------------------------------
+def figures(text: str) -> list[float]:
+    """Signed decimals quoted in ``text``; a hyphen between two numbers is a range, '−' and '-' before one a sign."""
+    text = text.replace("\u2212", "-")
+    return [float(m.group(0)) for m in re.finditer(r"(?<![\w.])(?<![\d.]-)-?\d+(?:\.\d+)?(?![\w.]*\d)",
+                                                    re.sub(r"(?<=\d)-(?=\d)", " - ", text))]
+
+
+def quoted(x: float, numbers: list[float]) -> bool:
+    return any(math.isclose(x, q, rel_tol=1e-12, abs_tol=0.0) for q in numbers)
+
+
+def leaves(value: Any) -> list[float]:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in leaves(v)]
+    return [float(v) for v in value] if isinstance(value, list) else [float(value)]
+
+
+def derive(path: str, params: dict[str, Parameter]) -> Any:
+    """The simulator's number for ``path``: the quoted figure through its declared steps (own implementation)."""
+    value: Any = params[path].value
+    for step in params[path].derive:
+        by = derive(step.by, params) if isinstance(step.by, str) else step.by
+        if step.op == "times":
+            value = value * by
+        elif step.op == "divide_by":
+            value = value / by
+        elif step.op == "plus":
+            value = value + by
+        else:
+            value = math.exp(value) if step.op == "exp" else math.log(value)
+    return value
+
+
+def effective(scenario: Scenario, path: str) -> Any:
+    """The loaded scenario's value at a parameter path (list items addressed by name)."""
+    node: Any = scenario.model_dump()
+    for key in path.split("."):
+        node = next(i for i in node if i["name"] == key) if isinstance(node, list) else node[key]
+    return list(node) if isinstance(node, tuple) else node
+
+
+def disagreements(params: dict[str, Parameter]) -> list[str]:
+    """Parameters whose quoted value is not a figure of their statement, or cited ones without a statement."""
+    bad = []
+    for path, p in params.items():
+        if p.statement is None:
+            if p.source != "assumption":
+                bad.append(f"{path}: cited without a statement")
+            continue
+        missing = [x for x in leaves(p.value) if not quoted(x, figures(p.statement))]
+        if missing:
+            bad.append(f"{path}: {missing} not in {p.statement!r}")
+    return bad
+
+
+def test_statement_figures_are_read_with_sign_and_ranges() -> None:
+    assert figures("bulbar median slope \u22120.80 vs limb -0.55") == [-0.80, -0.55]
+    assert figures("cut-offs 0.47-1.11, ΔFS < 0.47; 1.45x rate, 2.5x/2.0x LCN2 and HR 2.0") == [
+        0.47, 1.11, 0.47, 1.45, 2.5, 2.0, 2.0]
+    assert figures("Normal(62, 11), truncated 20–90; Q10 and x1.2 are not figures") == [62, 11, 20, 90]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_parameter_equals_its_source_statement(name: str) -> None:
+    params = scenario_parameters(name)
+    scenario = load_scenario(name)
+    assert disagreements(params) == []
+    for path in params:
+        assert leaves(effective(scenario, path)) == pytest.approx(leaves(derive(path, params)), rel=1e-12), path
+    # The statements are checked for every cited parameter, and the LCN2 effects are flagged hypotheses.
+    assert sum(p.source != "assumption" for p in params.values()) >= 10
+    lcn2 = [p for path, p in params.items() if path.startswith("lipocalin.") or re.search(r"lcn2_\w*multiplier$", path)]
+    assert len(lcn2) == 6 + 2 * len(scenario.subtypes)
+    assert all(p.source == "assumption" and "hypothesis" in (p.reason or "").lower() for p in lcn2)
+
+
+def test_inflammatory_subtype_plants_what_its_statements_say() -> None:
+    sc = {s.name: s for s in load_scenario("default").subtypes}
+    assert sc["inflammatory"].rate_points_per_month == pytest.approx(1.45 * sc["typical"].rate_points_per_month)
+    assert sc["inflammatory"].damage_rate_points_per_month == sc["typical"].damage_rate_points_per_month
+    assert (sc["inflammatory"].lcn2_blood_multiplier, sc["inflammatory"].lcn2_csf_multiplier) == (2.5, 2.0)
+    assert sc["inflammatory"].hazard_ratio == 2.0
+
+
+def test_a_deliberately_wrong_value_is_caught(tmp_path: Path) -> None:
+    data = yaml.safe_load((SCENARIO_DIR / "default.yaml").read_text(encoding="utf-8"))
+    # The planted hazard ratio before the fidelity fix: 4.0 where the statement says "HR 2.0".
+    data["subtypes"][3]["hazard_ratio"]["value"] = 4.0
+    wrong = {"subtypes.inflammatory.hazard_ratio": Parameter.model_construct(**data["subtypes"][3]["hazard_ratio"])}
+    assert disagreements(wrong) == ["subtypes.inflammatory.hazard_ratio: [4.0] not in 'HR 2.0'"]
+    path = tmp_path / "wrong.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"subtypes\.inflammatory\.hazard_ratio\n.*disagrees with its statement"):
+        load_scenario(str(path))
+
+
+def test_null_lcn2_differs_from_default_only_in_the_lcn2_multipliers() -> None:
+    a, b = scenario_parameters("default"), scenario_parameters("null-lcn2")
+    assert set(a) == set(b)
+    changed = {path for path in a if a[path] != b[path]}
+    assert changed == {"subtypes.inflammatory.lcn2_blood_multiplier", "subtypes.inflammatory.lcn2_csf_multiplier"}
+    assert all(b[path].value == 1.0 for path in changed)
+
+
+def _section(text: str, number: str) -> str:
+    level = "##" if "." not in number else "###"
+    start = re.search(rf"^{level} {re.escape(number)}[ .]", text, flags=re.MULTILINE)
+    assert start is not None, f"no section {number} in clinical-facts.md"
+    end = re.search(r"^#{2,3} ", text[start.end():], flags=re.MULTILINE)
+    return text[start.start(): start.end() + end.start() if end else len(text)]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_cited_statements_are_quoted_from_the_cited_section(name: str) -> None:
+    if not CLINICAL_FACTS.is_file():
+        pytest.skip("clinical-facts.md is not shared beside the checkout")
+    facts = CLINICAL_FACTS.read_text(encoding="utf-8")
+    for path, p in scenario_parameters(name).items():
+        if p.source == "assumption":
+            continue
+        section = re.match(r"clinical-facts\.md §([\d.]+?)(?=[,\s]|$)", p.source)
+        assert section is not None, path
+        in_section = figures(_section(facts, section.group(1)))
+        assert p.statement is not None
+        assert all(quoted(x, in_section) for x in figures(p.statement)), (path, p.statement)
+
+
 def test_load_by_path_equals_load_by_name() -> None:
     assert load_scenario(str(SCENARIO_DIR / "default.yaml")) == load_scenario("default")
 
@@ -302,10 +486,26 @@ def test_missing_scenario_file_is_reported(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
-        (lambda d: d.update(surprise=1), "surprise"),
-        (lambda d: d["survival"].update(weibull_shap=2.0), "weibull_shap"),
-        (lambda d: d["subtypes"][0].update(share=0.9), "subtype shares must sum to 1"),
-        (lambda d: d["demographics"].update(male_share=1.5), "male_share"),
+        (lambda d: d.update(surprise="x"), "surprise"),
+        (lambda d: d["survival"].update(weibull_shap={"value": 2.0, "source": "assumption",
+                                                      "reason": "a misspelt key must not load"}), "weibull_shap"),
+        (lambda d: d["subtypes"][0]["share"].update(value=0.9), "subtype shares must sum to 1"),
+        (lambda d: d["demographics"]["male_share"].update(value=150, statement="150 % male"), "male_share"),
+        # Numbers without provenance, and provenance that does not hold, are refused too.
+        (lambda d: d["survival"].update(weibull_shape=2.0), r"survival\.weibull_shape\n.*bare number"),
+        (lambda d: d["survival"]["weibull_shape"].update(valeu=2.0), r"weibull_shape\.valeu\n.*Extra inputs"),
+        (lambda d: d["survival"]["weibull_shape"].pop("reason"), "an assumption needs a 'reason'"),
+        (lambda d: d["demographics"]["male_share"].pop("statement"), "needs the quoted 'statement'"),
+        (lambda d: d["demographics"]["male_share"].update(source="Smith 2020"), "must be 'assumption' or cite"),
+        (lambda d: d["history"]["delay_median_months"].update(value=12), "disagrees with its statement"),
+        (lambda d: d["subtypes"][3]["lcn2_blood_multiplier"].update(reason="raised in this subtype, as assumed"),
+         r"subtypes\.inflammatory\.lcn2_blood_multiplier\n.*unvalidated hypothesis"),
+        (lambda d: d["subtypes"][3]["rate_points_per_month"].update(
+            derive=[{"op": "times", "by": "subtypes.typcal.rate_points_per_month"}]), "unknown parameter"),
+        (lambda d: d["subtypes"][1]["damage_rate_points_per_month"].update(
+            derive=[{"op": "times", "by": "subtypes.typical.damage_rate_points_per_month"}]), "derivation cycle"),
+        (lambda d: d["neurofilament"]["healthy_log_per_year_age"].update(derive=[{"op": "log", "by": 2}]),
+         "takes no 'by'"),
     ],
 )
 def test_invalid_scenario_yaml_is_refused(tmp_path: Path, edit: object, match: str) -> None:
