@@ -26,10 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from training.data import runs as AD
-from training.evaluation import audit_metrics as AM
+from training.evaluation import bootstrap as B
+from training.evaluation import scoring as SC
+from training.evaluation import shift as SH
+from training.evaluation.outcomes import Outcomes
 
 if TYPE_CHECKING:
     from features.model.bundle import StratifierModel
@@ -51,7 +52,7 @@ def better_direction(metric: str) -> str:
     base = metric.removeprefix("test_").split(".", 1)[0]
     if base in TARGETS:
         return f"closer to {TARGETS[base]:g}"
-    if base in AM.LOWER_IS_BETTER or base.endswith("_rmse") or base.endswith("_ibs"):
+    if base in SC.LOWER_IS_BETTER or base.endswith("_rmse") or base.endswith("_ibs"):
         return "lower"
     return "higher"
 
@@ -123,7 +124,7 @@ def data_section(a: AD.RunFacts, b: AD.RunFacts, rebuilt_a: AD.RunData, rebuilt_
         shift = {"available": True, "reason": "identical data (same content hash): no distribution shift",
                  "features": []}
     elif rebuilt_a.available and rebuilt_b.available:
-        features = AM.distribution_shift(rebuilt_a.table, rebuilt_b.table)
+        features = SH.distribution_shift(rebuilt_a.table, rebuilt_b.table)
         shift = {"available": True, "reason": "PSI of run B's cohort against run A's (deciles of A; missing values "
                                               "are a bin of their own): <0.1 none, 0.1-0.25 moderate, >=0.25 major",
                  "features": features}
@@ -176,13 +177,12 @@ def _own_test(run: AD.RunFacts, rebuilt: AD.RunData, model: StratifierModel | No
         return {"available": False, "reason": f"intervals not available: {why}", "metrics": {}}
     assert rebuilt.data is not None
     test, train = rebuilt.rows("test"), rebuilt.rows("train")
-    pred = AM.predict_cohort(model, test)
-    out = AM.Outcomes.from_table(test, rebuilt.data.truth)
-    t_tr = train["time_to_event_months"].to_numpy(dtype=float)
-    e_tr = train["event_observed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    ok = np.nan_to_num(t_tr, nan=0.0) > 0
-    boot = AM.bootstrap(lambda idx: AM.cohort_metrics(pred, out, idx, train_followup=(t_tr[ok], e_tr[ok])), out.n,
-                        n_resamples=n_bootstrap, seed=seed, confidence=confidence)
+    # The scoring the training job logged its test metrics with, so the estimates must equal the logged values.
+    pred = SC.predict_cohort(model, test)
+    out = Outcomes.from_table(test, rebuilt.data.truth)
+    train_followup = Outcomes.from_table(train).followup()
+    boot = B.resample(lambda idx: SC.cohort_metrics(pred, out, idx, train_followup=train_followup), out.n,
+                      n_resamples=n_bootstrap, seed=seed, confidence=confidence)
     metrics: dict[str, Any] = {}
     mismatched = []
     for key in boot.estimates:
@@ -223,13 +223,13 @@ def _metric_rows(a: AD.RunFacts, b: AD.RunFacts, own_a: dict[str, Any], own_b: d
     return rows
 
 
-def _common_rows(paired: AM.Paired, keys: list[str]) -> list[dict[str, Any]]:
+def _common_rows(paired: B.Paired, keys: list[str]) -> list[dict[str, Any]]:
     rows = []
     for key in keys:
         diff = paired.difference(key)
         rows.append({"metric": key, "better": better_direction(key), "a": _f(paired.a.estimates.get(key)),
-                     "b": _f(paired.b.estimates.get(key)), "difference": _f(diff.estimate), "low": _f(diff.low),
-                     "high": _f(diff.high), "n_valid_resamples": diff.n_valid})
+                     "b": _f(paired.b.estimates.get(key)), "difference": _f(diff.estimate), "low": _f(diff.ci_low),
+                     "high": _f(diff.ci_high), "n_valid_resamples": diff.n_valid})
     return rows
 
 
@@ -333,13 +333,13 @@ def compare_runs(run_a: str, run_b: str, *, on: Path | None = None, n_bootstrap:
     else:
         AD.check_scale(model_a, cohort, f"run A ({a.run_id})")
         AD.check_scale(model_b, cohort, f"run B ({b.run_id})")
-        pred_a, pred_b = AM.predict_cohort(model_a, cohort.table), AM.predict_cohort(model_b, cohort.table)
-        out = AM.Outcomes.from_table(cohort.table, cohort.truth)
-        paired = AM.paired_bootstrap(pred_a, pred_b, out, n_resamples=n_bootstrap, seed=seed, confidence=confidence,
-                                     subgroup_min_size=subgroup_min_size)
+        pred_a, pred_b = SC.predict_cohort(model_a, cohort.table), SC.predict_cohort(model_b, cohort.table)
+        out = Outcomes.from_table(cohort.table, cohort.truth)
+        paired = SC.paired_cohort_metrics(pred_a, pred_b, out, n_resamples=n_bootstrap, seed=seed,
+                                          confidence=confidence, subgroup_min_size=subgroup_min_size)
         keys = [k for k in paired.a.estimates if "." not in k]
         common = {"available": True, **cohort.to_dict(), **out.counts(), "rows": _common_rows(paired, keys)}
-        sizes = AM.subgroup_sizes(out)
+        sizes = SC.subgroup_sizes(paired.a.estimates)
         sub_keys = [k for k in sizes if k in paired.a.estimates or k in paired.b.estimates]
         for row in _common_rows(paired, sub_keys):
             metric, factor, group = row["metric"].split(".", 2)
@@ -359,13 +359,13 @@ def compare_runs(run_a: str, run_b: str, *, on: Path | None = None, n_bootstrap:
 
 
 def _calibration(a: AD.RunFacts, b: AD.RunFacts, rebuilt_a: AD.RunData, rebuilt_b: AD.RunData,
-                 model_a: StratifierModel | None, model_b: StratifierModel | None, pred_a: AM.Predictions | None,
-                 pred_b: AM.Predictions | None, out: AM.Outcomes | None) -> dict[str, Any]:
+                 model_a: StratifierModel | None, model_b: StratifierModel | None, pred_a: SC.Predictions | None,
+                 pred_b: SC.Predictions | None, out: Outcomes | None) -> dict[str, Any]:
     if pred_a is not None and pred_b is not None and out is not None:
         return {"basis": "both models on the common evaluation cohort",
-                "slope": {"a": AM.slope_calibration_bins(pred_a, out), "b": AM.slope_calibration_bins(pred_b, out)},
-                "survival_24m": {"a": AM.survival_calibration_rows(pred_a, out),
-                                 "b": AM.survival_calibration_rows(pred_b, out)}}
+                "slope": {"a": SC.slope_calibration_bins(pred_a, out), "b": SC.slope_calibration_bins(pred_b, out)},
+                "survival_24m": {"a": SC.survival_calibration_rows(pred_a, out),
+                                 "b": SC.survival_calibration_rows(pred_b, out)}}
     result: dict[str, Any] = {"basis": "each model on its own held-out patients (not the same patients)",
                               "slope": {}, "survival_24m": {}}
     for tag, run, rebuilt, model in (("a", a, rebuilt_a, model_a), ("b", b, rebuilt_b, model_b)):
@@ -375,18 +375,18 @@ def _calibration(a: AD.RunFacts, b: AD.RunFacts, rebuilt_a: AD.RunData, rebuilt_
         bins: list[dict[str, float]] = []
         if rebuilt.available and model is not None and rebuilt.data is not None:
             test = rebuilt.rows("test")
-            bins = AM.slope_calibration_bins(AM.predict_cohort(model, test), AM.Outcomes.from_table(test))
+            bins = SC.slope_calibration_bins(SC.predict_cohort(model, test), Outcomes.from_table(test))
         result["slope"][tag] = bins
     return result
 
 
 def _models(model_a: StratifierModel | None, model_b: StratifierModel | None, err_a: str, err_b: str,
-            pred_a: AM.Predictions | None, pred_b: AM.Predictions | None) -> dict[str, Any]:
+            pred_a: SC.Predictions | None, pred_b: SC.Predictions | None) -> dict[str, Any]:
     section: dict[str, Any] = {"importance": {}, "subtypes": {}, "agreement": None}
     if model_a is None or model_b is None:
         section["reason"] = f"model not loadable: {err_a or err_b}"
         return section
-    imp_a, imp_b = AM.booster_importance(model_a), AM.booster_importance(model_b)
+    imp_a, imp_b = SC.booster_importance(model_a), SC.booster_importance(model_b)
     for part in ("slope", "survival"):
         names = sorted(set(imp_a[part]) | set(imp_b[part]))
         rank_a = {n: i + 1 for i, n in enumerate(sorted(names, key=lambda n: -imp_a[part].get(n, 0.0)))}
@@ -401,7 +401,7 @@ def _models(model_a: StratifierModel | None, model_b: StratifierModel | None, er
         section["subtypes"][tag] = [{"label": s.label, "name": s.name, "n_train": _count(s.profile.get("n")),
                                      "description": s.description} for s in model.subtype.subtypes]
     if pred_a is not None and pred_b is not None:
-        section["agreement"] = AM.subtype_agreement(pred_a, pred_b)
+        section["agreement"] = SC.subtype_agreement(pred_a, pred_b)
     else:
         section["agreement_reason"] = "not available: no common evaluation cohort"
     return section

@@ -50,6 +50,7 @@ from features.project import repository_root
 from features.sources.dream2012 import DREAM_FILE, SPLIT_COLUMN, load_dream2012, resolve_dream_file
 from training.config import BoosterParams, SlopeConfig, Strict, TuningConfig
 from training.data.splits import cv_folds
+from training.evaluation import bootstrap as B
 from training.evaluation import metrics as E
 from training.fit.baselines import SlopeBaseline
 from training.fit.progression import _xgb_params, fit_slope, tune
@@ -307,41 +308,6 @@ def load_benchmark_data(path: str | Path) -> DreamData:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Metrics that respect tie groups
-# ----------------------------------------------------------------------------------------------------------------
-def rmsd(pred: np.ndarray, y: np.ndarray) -> float:
-    """Root mean squared deviation (points/month), the challenge's primary metric."""
-    return float(np.sqrt(np.mean((pred - y) ** 2)))
-
-
-def pearson_r(pred: np.ndarray, y: np.ndarray) -> float:
-    """Pearson correlation; NaN for a constant prediction (no correlation is defined)."""
-    if np.all(pred == pred[0]) or np.all(y == y[0]):  # exact test: a constant's mean can differ from it by round-off
-        return math.nan
-    dx, dy = pred - pred.mean(), y - y.mean()
-    denom = math.sqrt(float(np.sum(dx**2)) * float(np.sum(dy**2)))
-    return float(np.sum(dx * dy) / denom) if denom > 0 else math.nan
-
-
-def group_bootstrap(
-    metric: Callable[[np.ndarray], float], group: np.ndarray, *, n_resamples: int, seed: int
-) -> E.BootstrapResult:
-    """Percentile bootstrap that resamples whole tie groups (see the module docstring), via :func:`E.bootstrap`.
-
-    ``metric(rows)`` receives the row positions of the resampled groups (with repeats).
-    """
-    order = np.argsort(group, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(group))])
-    members = [order[bounds[g] : bounds[g + 1]] for g in range(len(bounds) - 1)]
-    return E.bootstrap(
-        lambda gidx: metric(np.concatenate([members[g] for g in gidx])),
-        len(members),
-        n_resamples=n_resamples,
-        seed=seed,
-    )
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # The model
 # ----------------------------------------------------------------------------------------------------------------
 def fit_point_booster(
@@ -593,7 +559,7 @@ def run_benchmark(
     def objective(params: BoosterParams) -> float:
         pred = out_of_fold(z_train, y_train, params, folds, cfg.point_objective, cfg.seed)
         oof[params.model_dump_json()] = pred
-        return rmsd(pred, y_train)
+        return E.rmse(pred, y_train)
 
     def record(kind: str, number: int, params: dict[str, Any], value: float) -> None:
         trial = {"trial": number, **params, "cv_rmse": value}
@@ -608,8 +574,8 @@ def run_benchmark(
     if cv_pred is None:  # no tuning (n_trials = 0), or parameters rebuilt with different float round-off
         cv_pred = out_of_fold(z_train, y_train, params, folds, cfg.point_objective, cfg.seed)
     cv = {
-        "rmse": rmsd(cv_pred, y_train),
-        "pearson_r": pearson_r(cv_pred, y_train),
+        "rmse": E.rmse(cv_pred, y_train),
+        "pearson_r": E.pearson(cv_pred, y_train),
         "n_trials": float(len(trials)),
         "folds": float(cfg.cv_folds),
     }
@@ -634,29 +600,32 @@ def run_benchmark(
     }
     baselines: dict[str, dict[str, float | None]] = {}
     for key, pred in predictions.items():
-        r = pearson_r(pred, y_test)
-        baselines[key] = {"rmsd": rmsd(pred, y_test), "pearson_r": None if math.isnan(r) else r}
-    lower, upper = np.minimum(lo, hi), np.maximum(lo, hi)
+        r = E.pearson(pred, y_test)
+        baselines[key] = {"rmsd": E.rmse(pred, y_test), "pearson_r": None if math.isnan(r) else r}
+    coverage, width = E.interval_coverage(y_test, lo, hi)
     served_metrics = {
-        "rmsd": rmsd(p50, y_test),
-        "pearson_r": pearson_r(p50, y_test),
-        "interval_coverage": float(np.mean((y_test >= lower) & (y_test <= upper))),
-        "interval_width": float(np.mean(upper - lower)),
+        "rmsd": E.rmse(p50, y_test),
+        "pearson_r": E.pearson(p50, y_test),
+        "interval_coverage": coverage,
+        "interval_width": width,
         "conformal_margin": float(served.margin),
     }
 
     say("confidence intervals")
     group, org = data.organisers.group, data.organisers.prediction
-    boot = {
-        "rmsd": lambda i: rmsd(ours[i], y_test[i]),
-        "pearson_r": lambda i: pearson_r(ours[i], y_test[i]),
-        "rmsd_minus_organisers": lambda i: rmsd(ours[i], y_test[i]) - rmsd(org[i], y_test[i]),
-        "pearson_r_minus_organisers": lambda i: pearson_r(ours[i], y_test[i]) - pearson_r(org[i], y_test[i]),
-    }
+
+    def scores(i: np.ndarray) -> dict[str, float]:
+        ours_rmsd, ours_r = E.rmse(ours[i], y_test[i]), E.pearson(ours[i], y_test[i])
+        return {"rmsd": ours_rmsd, "pearson_r": ours_r,
+                "rmsd_minus_organisers": ours_rmsd - E.rmse(org[i], y_test[i]),
+                "pearson_r_minus_organisers": ours_r - E.pearson(org[i], y_test[i])}
+
+    # Whole tie groups are resampled (see the module docstring); one draw feeds all four metrics.
+    boot = B.resample(scores, len(y_test), n_resamples=cfg.n_bootstrap, seed=cfg.seed, groups=group)
     ci: dict[str, tuple[float, float]] = {}
     differences: dict[str, float] = {}
-    for key, fn in boot.items():
-        res = group_bootstrap(fn, group, n_resamples=cfg.n_bootstrap, seed=cfg.seed)
+    for key in boot.estimates:
+        res = boot.interval(key)
         ci[key] = (res.ci_low, res.ci_high)
         if key.endswith("_minus_organisers"):
             differences[key] = res.estimate
@@ -669,8 +638,8 @@ def run_benchmark(
         "organisers_largest_tie": data.organisers.largest_tie,
     }
     return BenchmarkResult(
-        rmsd=rmsd(ours, y_test),
-        pearson_r=pearson_r(ours, y_test),
+        rmsd=E.rmse(ours, y_test),
+        pearson_r=E.pearson(ours, y_test),
         ci=ci,
         baselines=baselines,
         served_median=served_metrics,

@@ -24,7 +24,10 @@ from features.model.derive import BaselineFeatures
 from training.config import TrainConfig
 from training.data.load import TrainingData, load_training_data
 from training.data.splits import Split, cv_folds, holdout_split
+from training.evaluation import bootstrap as B
 from training.evaluation import metrics as E
+from training.evaluation.outcomes import Outcomes
+from training.evaluation.scoring import evaluate_model
 from training.fit.baselines import SlopeBaseline, SurvivalBaseline
 from training.fit.progression import (
     fit_slope,
@@ -73,10 +76,6 @@ class Fitted:
     counts: dict[str, int]
 
 
-def _rmse(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((a - b) ** 2)))
-
-
 def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | None = None,
                      on_trial: Callable[[str, int, dict[str, Any], float], None] | None = None) -> Fitted:
     """Fit every model on the training patients and evaluate on the held-out patients (no MLflow here)."""
@@ -95,10 +94,10 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
     say("subtypes")
     subtype, selection = fit_subtypes(z_train, names, train, cfg.subtype)
 
-    # Slope: only patients with an observed outcome (never imputed).
-    y_train = train["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
-    y_test = test["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
-    has_y, has_y_test = ~np.isnan(y_train), ~np.isnan(y_test)
+    # Outcomes (slope target; survival time/event among patients with follow-up) come from the evaluation layer.
+    out_train, out_test = Outcomes.from_table(train), Outcomes.from_table(test)
+    y_train, y_test = out_train.slope, out_test.slope
+    has_y, has_y_test = out_train.has_slope, out_test.has_slope
     slope_rows = train.loc[has_y].reset_index(drop=True)
     slope_folds = cv_folds(slope_rows, n_folds=cfg.split.cv_folds, seed=cfg.split.seed)
     zs, ys = z_train[has_y], y_train[has_y]
@@ -109,15 +108,11 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
     slope = fit_slope(zs, ys, cfg.slope, slope_params, slope_folds, cfg.split.seed)
 
     # Survival: patients with follow-up beyond day 0 (time 0 carries no information for the likelihood).
-    t_train = train["time_to_event_months"].to_numpy(dtype=float)
-    e_train = train["event_observed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    t_test = test["time_to_event_months"].to_numpy(dtype=float)
-    e_test = test["event_observed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    ok_train = np.nan_to_num(t_train, nan=0.0) > 0
-    ok_test = np.nan_to_num(t_test, nan=0.0) > 0
+    ok_train, ok_test = out_train.has_followup, out_test.has_followup
     surv_rows = train.loc[ok_train].reset_index(drop=True)
     surv_folds = cv_folds(surv_rows, n_folds=cfg.split.cv_folds, seed=cfg.split.seed)
-    zt, tt, et = z_train[ok_train], t_train[ok_train], e_train[ok_train]
+    zt = z_train[ok_train]
+    tt, et = out_train.followup()
     say("tuning survival model")
     surv_params = tune("survival", lambda p: survival_cv_cindex(zt, tt, et, p, cfg.survival, surv_folds,
                                                                  cfg.split.seed),
@@ -131,61 +126,32 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
                             top_features=cfg.evaluation.top_features)
 
     say("evaluating")
+    # Every test metric comes from the evaluation layer's scoring of the bundle, the function the gate, run
+    # comparison and rescoring call too: rescoring this run's model on these patients reproduces these numbers.
     pred = model.predict_arrays(z_test)
-    metrics: dict[str, float] = {}
-    sm = E.slope_metrics(y_test[has_y_test], pred["p50"][has_y_test], pred["p10"][has_y_test],
-                         pred["p90"][has_y_test])
-    metrics.update({
-        "test_slope_rmse": sm["rmse"], "test_slope_mae": sm["mae"], "test_slope_pearson_r": sm["pearson_r"],
-        "test_slope_interval_coverage_80": sm["interval_coverage_80"],
-        "test_slope_interval_width_80": sm["interval_width_80"],
-        "test_slope_calibration_slope": sm["calibration_slope"],
-        "test_slope_calibration_intercept": sm["calibration_intercept"],
-    })
-    mu_test = pred["mu"][ok_test]
-    survm = E.survival_metrics(tt, et, t_test[ok_test], e_test[ok_test], -mu_test,
-                               lambda times: survival.survival_at(mu_test, times))
-    metrics.update({
-        "test_survival_cindex": survm["cindex"], "test_survival_cindex_uno": survm["cindex_uno"],
-        "test_survival_ibs": survm["ibs"], "test_survival_auc_12m": survm["auc_12m"],
-        "test_survival_auc_24m": survm["auc_24m"],
-    })
-    surv24 = survival.survival_at(mu_test, [24.0])[:, 0]
-    calib = E.survival_calibration(surv24, t_test[ok_test], e_test[ok_test], 24.0)
-    cal_slope, cal_intercept = E.calibration_slope_intercept(calib)
-    metrics["test_survival_calibration_slope_24m"] = cal_slope
-    metrics["test_survival_calibration_intercept_24m"] = cal_intercept
+    scored = evaluate_model(model, test, train_table=train, truth=data.truth,
+                            subgroup_min_size=cfg.evaluation.min_subgroup_size)
+    metrics: dict[str, float] = dict(scored.metrics)
+    calib = scored.calibration
 
     say("baselines")
+    t_test, e_test = out_test.time, out_test.event
     base_slope = SlopeBaseline(scale).fit(train.loc[has_y], ys)
     base_pred = base_slope.predict(test.loc[has_y_test])
-    metrics["baseline_slope_rmse"] = _rmse(base_pred, y_test[has_y_test])
+    metrics["baseline_slope_rmse"] = E.rmse(base_pred, y_test[has_y_test])
     base_surv = SurvivalBaseline(scale).fit(train.loc[ok_train], tt, et)
     base_risk = base_surv.risk(test.loc[ok_test])
     metrics["baseline_survival_cindex"] = E.cindex(t_test[ok_test], e_test[ok_test], base_risk)
-
-    # Subgroups (sex, onset site, age band) on the test patients.
-    groups = E.subgroups(test)
-    slope_groups = {k: v[has_y_test].reset_index(drop=True) for k, v in groups.items()}
-    yt, p50t = y_test[has_y_test], pred["p50"][has_y_test]
-    metrics.update(E.subgroup_metrics(slope_groups, {"test_slope_rmse": lambda idx: _rmse(yt[idx], p50t[idx])},
-                                      min_size=cfg.evaluation.min_subgroup_size)[0])
-    surv_groups = {k: v[ok_test].reset_index(drop=True) for k, v in groups.items()}
-    ts, es, rs = t_test[ok_test], e_test[ok_test], -mu_test
-    metrics.update(E.subgroup_metrics(surv_groups, {"test_survival_cindex": lambda idx: E.cindex(ts[idx], es[idx],
-                                                                                                  rs[idx])},
-                                      min_size=cfg.evaluation.min_subgroup_size)[0])
 
     tables: dict[str, pd.DataFrame] = {"subtype_selection": selection.table, "survival_calibration_24m": calib,
                                        "subtypes": model.subtype_table()}
     if data.truth is not None:
         truth = data.truth.reindex(test["patient_id"].to_numpy())
         planted = truth["subtype"].to_numpy()
-        ari, contingency = agreement_with_truth(pred["chosen"], planted)
-        metrics["test_subtype_ari_truth"] = ari
-        tables["subtype_vs_truth"] = contingency.reset_index()
+        # test_subtype_ari_truth is among the scored metrics; the contingency table is an artefact.
+        tables["subtype_vs_truth"] = agreement_with_truth(pred["chosen"], planted)[1].reset_index()
         true_slope = truth["true_slope_points_per_month"].to_numpy(dtype=float)
-        metrics["oracle_slope_rmse"] = _rmse(true_slope[has_y_test], y_test[has_y_test])
+        metrics["oracle_slope_rmse"] = E.rmse(true_slope[has_y_test], y_test[has_y_test])
 
     if cfg.lcn2_ablation:
         say("LCN2 ablation")
@@ -217,34 +183,33 @@ def lcn2_added_value(cfg: TrainConfig, train: pd.DataFrame, test: pd.DataFrame, 
     no_lcn2 = BaselineFeatures(alsfrs_scale_max=scale, include_lcn2=False).fit(train[list(S.BASELINE_NAMES)])
     z_tr = no_lcn2.transform(train[list(S.BASELINE_NAMES)])
     z_te = no_lcn2.transform(test[list(S.BASELINE_NAMES)])
-    y_tr = train["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
+    out_tr, out_te = Outcomes.from_table(train), Outcomes.from_table(test)
+    y_tr = out_tr.slope
     slope_cfg = cfg.slope.model_copy(update={"conformal": False})
     slope = fit_slope(z_tr[has_y], y_tr[has_y], slope_cfg, slope_params, slope_folds, cfg.split.seed)
     import xgboost as xgb
 
     dm = xgb.DMatrix(z_te, missing=np.nan, nthread=1)
     p50_without = slope.predict(dm)[1]
-    t_tr = train["time_to_event_months"].to_numpy(dtype=float)
-    e_tr = train["event_observed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    survival = fit_survival(z_tr[ok_train], t_tr[ok_train], e_tr[ok_train], cfg.survival, surv_params,
-                            cfg.split.seed)
+    t_tr, e_tr = out_tr.followup()
+    survival = fit_survival(z_tr[ok_train], t_tr, e_tr, cfg.survival, surv_params, cfg.split.seed)
     risk_without = -survival.mu(dm)
 
-    y = test["alsfrs_r_slope_3_12"].to_numpy(dtype=float)[has_y_test]
+    y = out_te.slope[has_y_test]
     with_p, without_p = pred["p50"][has_y_test], p50_without[has_y_test]
-    t = test["time_to_event_months"].to_numpy(dtype=float)[ok_test]
-    e = test["event_observed"].astype("boolean").fillna(False).to_numpy(dtype=bool)[ok_test]
+    t, e = out_te.followup()
     r_with, r_without = -pred["mu"][ok_test], risk_without[ok_test]
 
     def cindex_diff(idx: np.ndarray) -> float:
         return E.cindex(t[idx], e[idx], r_with[idx]) - E.cindex(t[idx], e[idx], r_without[idx])
 
     def rmse_diff(idx: np.ndarray) -> float:
-        return _rmse(without_p[idx], y[idx]) - _rmse(with_p[idx], y[idx])
+        return E.rmse(without_p[idx], y[idx]) - E.rmse(with_p[idx], y[idx])
 
+    # Paired: each difference evaluates both models on the same resampled patients.
     ev = cfg.evaluation
-    c, c_lo, c_hi = E.paired_bootstrap(cindex_diff, len(t), n_resamples=ev.n_bootstrap, seed=ev.seed)
-    r, r_lo, r_hi = E.paired_bootstrap(rmse_diff, len(y), n_resamples=ev.n_bootstrap, seed=ev.seed)
+    c, c_lo, c_hi = B.bootstrap_ci(cindex_diff, len(t), n_resamples=ev.n_bootstrap, seed=ev.seed)
+    r, r_lo, r_hi = B.bootstrap_ci(rmse_diff, len(y), n_resamples=ev.n_bootstrap, seed=ev.seed)
     return {"lcn2_added_cindex": c, "lcn2_added_cindex_ci_low": c_lo, "lcn2_added_cindex_ci_high": c_hi,
             "lcn2_added_slope_rmse": r, "lcn2_added_slope_rmse_ci_low": r_lo, "lcn2_added_slope_rmse_ci_high": r_hi}
 
@@ -255,9 +220,9 @@ def make_figures(model: StratifierModel, names: list[str], z_train: np.ndarray, 
     """The run's plots (matplotlib Figures), keyed by artifact file name."""
     from training.reports import plots as P
 
-    y = test["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
-    t = test["time_to_event_months"].to_numpy(dtype=float)[ok_test]
-    e = test["event_observed"].astype("boolean").fillna(False).to_numpy(dtype=bool)[ok_test]
+    out = Outcomes.from_table(test)
+    y = out.slope
+    t, e = out.followup()
     name_of = {s.label: s.name for s in model.subtype.subtypes}
     subtype_names = pd.Series([name_of[int(k)] for k in pred["chosen"][ok_test]])
     risk_names = pd.Series([f"risk group {int(g)}" for g in pred["risk_group"][ok_test]])

@@ -28,7 +28,9 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from training.evaluation import audit_metrics as AM
+from training.evaluation import bootstrap as B
+from training.evaluation import scoring as SC
+from training.evaluation.outcomes import Outcomes
 
 GATE_CONFIG = "gate.yaml"
 PASSING = frozenset({"passed", "no-champion", "already-champion"})
@@ -86,9 +88,9 @@ class SubgroupGate(_Strict):
 
     @model_validator(mode="after")
     def _metrics(self) -> SubgroupGate:
-        bad = [c.metric for c in self.criteria if c.metric not in AM.SUBGROUP_BASE_METRICS]
+        bad = [c.metric for c in self.criteria if c.metric not in SC.SUBGROUP_BASE_METRICS]
         if bad:
-            raise ValueError(f"subgroup criteria support {list(AM.SUBGROUP_BASE_METRICS)}, got {bad}")
+            raise ValueError(f"subgroup criteria support {list(SC.SUBGROUP_BASE_METRICS)}, got {bad}")
         return self
 
 
@@ -104,9 +106,9 @@ class GateConfig(_Strict):
 
     @model_validator(mode="after")
     def _metrics(self) -> GateConfig:
-        bad = [c.metric for c in self.criteria if c.metric not in AM.COHORT_METRICS]
+        bad = [c.metric for c in self.criteria if c.metric not in SC.COHORT_METRICS]
         if bad:
-            raise ValueError(f"unknown gate metric(s) {bad}; choose from {list(AM.COHORT_METRICS)}")
+            raise ValueError(f"unknown gate metric(s) {bad}; choose from {list(SC.COHORT_METRICS)}")
         return self
 
 
@@ -235,13 +237,13 @@ def _judge(name: str, crit: GateCriterion, champion: float, candidate: float,
 
 
 def judge(cfg: GateConfig, champion: dict[str, float], candidate: dict[str, float],
-          sizes: dict[str, int], paired: AM.Paired | None = None) -> list[CriterionResult]:
+          sizes: dict[str, int], paired: B.Paired | None = None) -> list[CriterionResult]:
     """Apply every criterion to two models' metrics on the same cohort (``cohort_metrics`` dictionaries)."""
     results = []
     for crit in cfg.criteria:
         upper = None
         if paired is not None:
-            upper = paired.loss_difference(crit.metric, crit.loss).high
+            upper = paired.loss_difference(crit.metric, crit.loss).ci_high
         results.append(_judge(crit.metric, crit, champion.get(crit.metric, math.nan),
                               candidate.get(crit.metric, math.nan), upper))
     for crit in cfg.subgroups.criteria:
@@ -296,7 +298,7 @@ def evaluate_gate(model_name: str, candidate: str, champion: str | None, cfg: Ga
     if isinstance(cohort, str):
         return GateResult(status="not-evaluable", candidate=candidate, champion=champion, reason=cohort,
                           decision=cfg.decision)
-    out = AM.Outcomes.from_table(cohort.table)
+    out = Outcomes.from_table(cohort.table)
     counts = out.counts()
     info = {**cohort.to_dict(), **counts}
     too_few = min(counts["n_with_slope"], counts["n_with_followup"])
@@ -315,15 +317,16 @@ def evaluate_gate(model_name: str, candidate: str, champion: str | None, cfg: Ga
                           cohort=info, reason=str(exc))
     AD.check_scale(model_c, cohort, f"candidate version {candidate}")
     AD.check_scale(model_p, cohort, f"champion version {champion}")
-    pred_c, pred_p = AM.predict_cohort(model_c, cohort.table), AM.predict_cohort(model_p, cohort.table)
+    pred_c, pred_p = SC.predict_cohort(model_c, cohort.table), SC.predict_cohort(model_p, cohort.table)
     min_size = cfg.subgroups.min_size
-    with AM.quiet():
-        m_c = AM.cohort_metrics(pred_c, out, subgroup_min_size=min_size)
-        m_p = AM.cohort_metrics(pred_p, out, subgroup_min_size=min_size)
+    with B.quiet():
+        m_c = SC.cohort_metrics(pred_c, out, subgroup_min_size=min_size)
+        m_p = SC.cohort_metrics(pred_p, out, subgroup_min_size=min_size)
     paired = None
     if cfg.decision == "lower_bound":
-        paired = AM.paired_bootstrap(pred_p, pred_c, out, n_resamples=cfg.n_bootstrap, seed=cfg.seed)
-    results = judge(cfg, m_p, m_c, AM.subgroup_sizes(out), paired)
+        paired = SC.paired_cohort_metrics(pred_p, pred_c, out, n_resamples=cfg.n_bootstrap, seed=cfg.seed)
+    # Both models are scored on the same patients, so either's subgroup sizes will do.
+    results = judge(cfg, m_p, m_c, SC.subgroup_sizes(m_c), paired)
     status: GateStatus = "failed" if any(r.status == "failed" for r in results) else "passed"
     return GateResult(status=status, candidate=candidate, champion=champion, decision=cfg.decision, cohort=info,
                       criteria=tuple(results))

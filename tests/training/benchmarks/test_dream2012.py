@@ -24,12 +24,12 @@ from training.benchmarks.dream2012 import (
     TARGET_RMSD,
     BenchmarkInputError,
     default_input,
-    group_bootstrap,
     match_by_value,
-    pearson_r,
-    rmsd,
 )
 from training.cli.app import app
+from training.evaluation.bootstrap import interval
+from training.evaluation.metrics import pearson as pearson_r
+from training.evaluation.metrics import rmse as rmsd
 
 REPO = Path(__file__).resolve().parents[3]
 DREAMTOOLS_ORGANISERS_RMSD = 0.53686613
@@ -183,7 +183,8 @@ def test_metrics_and_intervals_do_not_depend_on_the_pairing_within_ties(rng: np.
     assert pearson_r(shuffled, observed) == pytest.approx(pearson_r(match.prediction, observed), abs=1e-14)
 
     def ci(pred: np.ndarray) -> tuple[float, float]:
-        res = group_bootstrap(lambda i: rmsd(pred[i], observed[i]), match.group, n_resamples=200, seed=3)
+        res = interval(lambda i: rmsd(pred[i], observed[i]), len(observed), n_resamples=200, seed=3,
+                       groups=match.group)
         return res.ci_low, res.ci_high
 
     np.testing.assert_allclose(ci(shuffled), ci(match.prediction), rtol=0, atol=1e-12)

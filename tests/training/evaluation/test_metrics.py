@@ -60,6 +60,29 @@ def test_slope_metrics_perfect_prediction() -> None:
     assert m["calibration_intercept"] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_point_metrics_exact_values() -> None:
+    pred, obs = np.array([0.0, 1.0, 2.0, 5.0]), np.array([0.0, 3.0, 2.0, 1.0])
+    assert E.rmse(pred, obs) == pytest.approx(math.sqrt((0 + 4 + 0 + 16) / 4))
+    assert E.mae(pred, obs) == pytest.approx((0 + 2 + 0 + 4) / 4)
+    assert E.pearson([1.0, 2.0, 3.0], [2.0, 4.0, 6.0]) == pytest.approx(1.0)
+    assert E.pearson([1.0, 2.0, 3.0], [3.0, 2.0, 1.0]) == pytest.approx(-1.0)
+    assert math.isnan(E.rmse([], []))
+    with pytest.raises(ValueError, match="same length"):
+        E.rmse([1.0], [1.0, 2.0])
+
+
+def test_pearson_of_a_constant_is_undefined_even_with_round_off() -> None:
+    # 0.1 * 3 summed three ways: the mean of this "constant" differs from its values by round-off.
+    assert math.isnan(E.pearson(np.full(7, 0.1 + 0.2), np.arange(7.0)))
+    assert math.isnan(E.pearson(np.arange(3.0), np.full(3, -0.7)))
+
+
+def test_interval_coverage_sorts_crossed_bounds() -> None:
+    coverage, width = E.interval_coverage([0.0, 1.0, 5.0], [-1.0, 2.0, 0.0], [1.0, 0.0, 1.0])
+    assert coverage == pytest.approx(2 / 3)  # 0 in [-1, 1]; 1 in the crossed [0, 2]; 5 not in [0, 1]
+    assert width == pytest.approx((2 + 2 + 1) / 3)
+
+
 def test_slope_metrics_constant_prediction_has_undefined_correlation_and_calibration() -> None:
     m = E.slope_metrics([-1.0, 0.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -1.0, -1.0], [1.0, 1.0, 1.0])
     assert math.isnan(m["pearson_r"])
@@ -97,6 +120,25 @@ def test_linear_calibration_weighted() -> None:
 # ------------------------------------------------------------------------------------------------------------------
 # C-index and Kaplan–Meier
 # ------------------------------------------------------------------------------------------------------------------
+def test_cindex_equals_sksurv_on_ties_and_duplicated_patients(rng: np.random.Generator) -> None:
+    # Moved from the audit tests: the vectorised C-index keeps exactly sksurv's pair rules.
+    from sksurv.metrics import concordance_index_censored
+
+    for trial in range(60):
+        n = int(rng.integers(2, 80))
+        # Rounded times and risks create ties in time and in risk; resampling creates duplicated patients.
+        t = np.round(rng.exponential(10, n), 0) + 0.5
+        e = rng.random(n) < 0.6
+        r = np.round(rng.normal(size=n), 1 if trial % 2 else 6)
+        idx = rng.integers(0, n, n)
+        try:
+            want = float(concordance_index_censored(e[idx], t[idx], r[idx])[0])
+        except ValueError:  # no events or no comparable pairs
+            want = math.nan
+        got = E.cindex(t[idx], e[idx], r[idx])
+        assert (math.isnan(want) and math.isnan(got)) or got == pytest.approx(want, abs=1e-12)
+
+
 def test_harrell_cindex_hand_checked() -> None:
     time = [1.0, 2.0, 3.0, 4.0]
     event = [True, True, False, True]
@@ -308,65 +350,6 @@ def test_subgroup_metrics_rejects_unsafe_names_and_collisions() -> None:
         E.subgroup_metrics({"site": pd.Series(["a b", "a_b"])}, {"rmse": lambda idx: 0.0})
     with pytest.raises(ValueError, match="same length"):
         E.subgroup_metrics({"a": g, "b": pd.Series(["x"])}, {"rmse": lambda idx: 0.0})
-
-
-# ------------------------------------------------------------------------------------------------------------------
-# Bootstrap
-# ------------------------------------------------------------------------------------------------------------------
-def test_paired_bootstrap_zero_metric() -> None:
-    assert E.paired_bootstrap(lambda idx: 0.0, 30) == (0.0, 0.0, 0.0)
-
-
-def test_paired_bootstrap_constant_shift(rng: np.random.Generator) -> None:
-    y = rng.normal(size=80)
-    pred_a = y + rng.normal(size=80)
-    pred_b = pred_a + 0.3
-
-    def diff(idx: np.ndarray) -> float:
-        return float(np.mean(pred_b[idx] - y[idx]) - np.mean(pred_a[idx] - y[idx]))
-
-    est, lo, hi = E.paired_bootstrap(diff, 80, n_resamples=200)
-    assert (est, lo, hi) == pytest.approx((0.3, 0.3, 0.3))
-
-
-def test_bootstrap_ci_narrows_with_more_patients(rng: np.random.Generator) -> None:
-    small, large = rng.normal(1.0, 1.0, size=50), rng.normal(1.0, 1.0, size=800)
-    _, lo_s, hi_s = E.bootstrap_ci(lambda idx: float(small[idx].mean()), 50, n_resamples=400, seed=1)
-    est, lo_l, hi_l = E.bootstrap_ci(lambda idx: float(large[idx].mean()), 800, n_resamples=400, seed=1)
-    # The width shrinks like 1/sqrt(n): expected ratio 4; demand at least 2.5.
-    assert (hi_s - lo_s) > 2.5 * (hi_l - lo_l)
-    assert lo_l < est < hi_l
-    assert lo_l < 1.0 < hi_l
-
-
-def test_bootstrap_is_deterministic_for_a_seed(rng: np.random.Generator) -> None:
-    v = rng.normal(size=60)
-
-    def metric(idx: np.ndarray) -> float:
-        return float(np.median(v[idx]))
-
-    assert E.paired_bootstrap(metric, 60, seed=3) == E.paired_bootstrap(metric, 60, seed=3)
-    assert E.paired_bootstrap(metric, 60, seed=3) != E.paired_bootstrap(metric, 60, seed=4)
-
-
-def test_bootstrap_skips_and_counts_undefined_resamples(caplog: pytest.LogCaptureFixture) -> None:
-    # Harrell's C with a single event: a resample without that event has no comparable pairs (NaN).
-    time = np.arange(1.0, 11.0)
-    event = np.zeros(10, dtype=bool)
-    event[0] = True
-    risk = -time
-    with caplog.at_level(logging.WARNING, logger="training.evaluation.metrics"):
-        res = E.bootstrap(lambda idx: E.cindex(time[idx], event[idx], risk[idx]), 10, n_resamples=200, seed=0)
-    assert res.estimate == 1.0
-    assert res.n_skipped > 0
-    assert res.n_valid + res.n_skipped == 200
-    assert (res.ci_low, res.ci_high) == (1.0, 1.0)
-    assert "resamples skipped" in caplog.text
-
-
-def test_bootstrap_all_undefined_gives_nan_interval() -> None:
-    est, lo, hi = E.bootstrap_ci(lambda idx: math.nan, 5, n_resamples=10)
-    assert all(math.isnan(v) for v in (est, lo, hi))
 
 
 # ------------------------------------------------------------------------------------------------------------------
