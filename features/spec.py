@@ -525,3 +525,105 @@ def spec_hash() -> str:
         "landmarks": [asdict(lm) for lm in LANDMARKS.values()],
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ====================================================================================================================
+# Plausibility rules: declared once here, applied to the raw tables (features.contracts) and to candidates sent over
+# HTTP or in a batch file (features.candidates) alike. A field's bounds above say what the field can hold at all;
+# these rules say what a real patient's value can be, given its other values. A value outside a plausible range is
+# almost always a unit mistake (NfL in ng/mL, FVC in litres), so the message says which unit it looks like.
+# They are not part of spec_hash: a rule refuses values but never changes how an accepted value is read, so a model
+# trained before a rule existed reads its inputs exactly as before.
+# ====================================================================================================================
+@dataclass(frozen=True)
+class PlausibleRange:
+    """The range a real measurement of ``field`` falls in (canonical unit), narrower than the field's bounds.
+
+    Attributes
+    ----------
+    field : str
+        Baseline field name; the raw tables apply it to the column of that name, or for a biomarker field to the
+        ``value`` of the biomarker rows of its analyte and matrix (after unit conversion).
+    lower, upper : float
+        Inclusive plausible range in ``unit``.
+    unit : str
+    below_hint, above_hint : str
+        What a value below / above the range most likely is.
+    source : str
+        Where the range comes from.
+    """
+
+    field: str
+    lower: float
+    upper: float
+    unit: str
+    below_hint: str
+    above_hint: str
+    source: str
+
+    def problem(self, value: float) -> str | None:
+        """None when ``value`` is plausible, else the message (value, range, and the likely mistake)."""
+        if self.lower <= value <= self.upper:
+            return None
+        hint = self.below_hint if value < self.lower else self.above_hint
+        return (f"{_num(value)} {self.unit} is implausible (plausible: {_num(self.lower)}-{_num(self.upper)} "
+                f"{self.unit}): {hint}")
+
+
+_PG_LOW = "looks like ng/mL; this field is in pg/mL (1 ng/mL = 1000 pg/mL)"
+_PG_HIGH = "looks like a unit mix-up (pg/mL values labelled ng/mL?); this field is in pg/mL"
+_NG_LOW = "looks like µg/mL or mg/L; this field is in ng/mL (1 µg/mL = 1000 ng/mL)"
+_NG_HIGH = "looks like pg/mL; this field is in ng/mL (1000 pg/mL = 1 ng/mL)"
+_RANGE_SRC = ("A margin of at least 10x around published ALS and control values (NfL: Lu 2015, Verde 2019; pNfH: "
+              "Poesen 2017; LCN2: reviews 2025) and the simulator's extremes; a factor of 1000 lands outside.")
+
+
+def _assay_range(analyte: str, matrix: str, lower: float, upper: float) -> PlausibleRange:
+    name = biomarker_field_name(analyte, matrix)
+    assert name is not None, (analyte, matrix)
+    unit = CANONICAL_UNIT[analyte]
+    low, high = (_PG_LOW, _PG_HIGH) if unit == "pg/mL" else (_NG_LOW, _NG_HIGH)
+    return PlausibleRange(name, lower, upper, unit, low, high, _RANGE_SRC)
+
+
+PLAUSIBLE_RANGES: tuple[PlausibleRange, ...] = (
+    _assay_range("nfl", "serum", 2, 10_000),
+    _assay_range("nfl", "plasma", 2, 10_000),
+    _assay_range("nfl", "csf", 50, 200_000),
+    _assay_range("pnfh", "serum", 2, 20_000),
+    _assay_range("pnfh", "csf", 20, 500_000),
+    _assay_range("lcn2", "plasma", 2, 5_000),
+    _assay_range("lcn2", "serum", 2, 5_000),
+    _assay_range("lcn2", "csf", 0.2, 1_000),
+    PlausibleRange("fvc_pct_pred", 5, 200, "% predicted",
+                   "looks like litres; this field is FVC in % of the predicted value",
+                   "check the unit: this field is FVC in % of the predicted value",
+                   "Below 5 % predicted unassisted breathing is not possible (the simulator floors FVC at 5 %); "
+                   "FVC in litres is 0.5-6."),
+)
+"""Plausible ranges, in each field's canonical unit."""
+
+
+@dataclass(frozen=True)
+class AtMost:
+    """A cross-field rule: ``field`` must not exceed ``limit_field`` (both in the same unit)."""
+
+    field: str
+    limit_field: str
+    reason: str
+
+    def problem(self, value: float, limit: float) -> str | None:
+        """None when ``value`` <= ``limit``, else the message naming both values and why."""
+        if value <= limit:
+            return None
+        return f"must be <= {self.limit_field} ({_num(limit)}), got {_num(value)}: {self.reason}"
+
+
+CROSS_FIELD_RULES: tuple[AtMost, ...] = (
+    AtMost("diagnostic_delay_months", "months_since_onset",
+           "the diagnosis cannot come after day 0, so onset-to-diagnosis cannot exceed onset-to-day-0"),
+)
+"""Rules between the fields of one candidate (the raw tables state the same as diagnosis_day >= onset_day)."""
+
+WHOLE_NUMBER_FIELDS: tuple[str, ...] = ("alsfrs_r_total", *ALSFRS_ITEMS)
+"""Baseline fields that only take whole numbers: ALSFRS-R totals and items are sums of 0-4 item scores."""
