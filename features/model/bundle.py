@@ -153,18 +153,26 @@ class SlopeComponent:
 class SurvivalComponent:
     """XGBoost accelerated-failure-time model: log T = mu(x) + sigma * eps, with eps ~ ``distribution``.
 
-    Survival from day 0 in months: S(t | x) = 1 - F((ln t - mu) / sigma); the median is exp(mu). Risk groups
-    cut -mu at training-set quantiles (group 1 = lowest risk).
+    Survival in months from the model's landmark: S(t | x) = 1 - F((ln t - mu) / sigma); the median is exp(mu).
+    ``mu = mu_intercept + mu_slope * margin``: the booster's margin recalibrated, with ``sigma``, by maximum
+    likelihood on out-of-fold margins (the booster itself is trained with a fixed scale, which set the curves'
+    spread wrongly). Risk groups cut -mu at training-set quantiles (group 1 = lowest risk).
     """
 
     booster: xgb.Booster
     distribution: str
     sigma: float
     risk_cutpoints: np.ndarray
+    mu_intercept: float = 0.0
+    mu_slope: float = 1.0
+
+    def calibrate(self, margin: np.ndarray) -> np.ndarray:
+        """mu (log months) from the booster's raw margin."""
+        return self.mu_intercept + self.mu_slope * margin
 
     def mu(self, dm: xgb.DMatrix) -> np.ndarray:
-        return np.asarray(self.booster.predict(dm, output_margin=True, validate_features=False),
-                          dtype=float).reshape(-1)
+        return self.calibrate(np.asarray(self.booster.predict(dm, output_margin=True, validate_features=False),
+                                         dtype=float).reshape(-1))
 
     def survival_at(self, mu: np.ndarray, months: Sequence[float] | np.ndarray) -> np.ndarray:
         """Survival probabilities, shape (n, len(months)); non-increasing in time by construction."""
@@ -300,7 +308,7 @@ class StratifierModel:
         if forest is not None:
             margins, contrib_bias = forest.predict(z)
             assert contrib_bias is not None
-            p50, mu = margins[:, 0], margins[:, 3]
+            p50, mu = margins[:, 0], self.survival.calibrate(margins[:, 3])
             p10, p90 = self.slope.interval(p50, margins[:, 1:3])
         else:
             p10, p50, p90, contrib_bias, mu = self._xgboost_arrays(z)
