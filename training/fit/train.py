@@ -36,7 +36,7 @@ from training.fit.progression import (
     survival_cv_cindex,
     tune,
 )
-from training.fit.subtype import KSelection, agreement_with_truth, fit_subtypes
+from training.fit.subtype import KSelection, agreement_with_truth, clustering_features, fit_subtypes
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
@@ -56,10 +56,15 @@ class TrainResult:
     model_uri: str
     experiment: str
     details: dict[str, Any] = field(default_factory=dict)
+    landmark: str = S.DEFAULT_LANDMARK
+    biomarkers_measured: list[str] = field(default_factory=list)
+    lcn2_ablation: str = "not requested"
 
     def to_json_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "model_name": self.model_name, "model_version": self.model_version,
-                "data_hash": self.data_hash, "metrics": self.metrics}
+                "data_hash": self.data_hash, "landmark": self.landmark,
+                "biomarkers_measured": self.biomarkers_measured, "lcn2_ablation": self.lcn2_ablation,
+                "metrics": self.metrics}
 
 
 @dataclass
@@ -122,7 +127,10 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
 
     model = StratifierModel(features=deriver, subtype=subtype, slope=slope, survival=survival,
                             metadata={"model_name": cfg.model_name, "alsfrs_scale": scale, "spec_hash": S.spec_hash(),
-                                      "data_hash": data.cohort.content_hash, "source": data.cohort.source},
+                                      "data_hash": data.cohort.content_hash, "source": data.cohort.source,
+                                      "landmark": data.cohort.landmark,
+                                      "biomarkers_measured": biomarkers_measured(train),
+                                      "subtype_features": clustering_features(subtype, names)},
                             top_features=cfg.evaluation.top_features)
 
     say("evaluating")
@@ -153,7 +161,10 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
         true_slope = truth["true_slope_points_per_month"].to_numpy(dtype=float)
         metrics["oracle_slope_rmse"] = E.rmse(true_slope[has_y_test], y_test[has_y_test])
 
-    if cfg.lcn2_ablation:
+    lcn2_measured = any(name in train.columns and train[name].notna().any() for name in S.LCN2_FIELDS)
+    model.metadata["lcn2_ablation"] = ("evaluated" if cfg.lcn2_ablation and lcn2_measured else
+                                       "not evaluable: LCN2 not measured" if cfg.lcn2_ablation else "not requested")
+    if cfg.lcn2_ablation and lcn2_measured:
         say("LCN2 ablation")
         metrics.update(lcn2_added_value(cfg, train, test, scale, slope_params, surv_params, pred, has_y, has_y_test,
                                         ok_train, ok_test, slope_folds))
@@ -263,6 +274,7 @@ def run_training(cfg: TrainConfig, *, stage: Stage | None = None) -> TrainResult
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{data.cohort.source}") as run:
         run_id = run.info.run_id
         mlflow.set_tags({"data_hash": data.cohort.content_hash, "source": data.cohort.source,
+                         "landmark": data.cohort.landmark,
                          "spec_hash": S.spec_hash(), "n_patients": str(len(data.cohort.table)),
                          "alsfrs_scale": str(data.cohort.alsfrs_scale), "data_description": data.description,
                          **T.git_state()})
@@ -277,6 +289,10 @@ def run_training(cfg: TrainConfig, *, stage: Stage | None = None) -> TrainResult
 
         fitted = fit_and_evaluate(cfg, data, stage=say, on_trial=on_trial)
         fitted.model.metadata["run_id"] = run_id
+        measured = fitted.model.metadata["biomarkers_measured"]
+        mlflow.set_tags({"biomarkers_measured": ", ".join(measured) or "none",
+                         "lcn2_ablation": fitted.model.metadata["lcn2_ablation"],
+                         "subtype_features": ", ".join(fitted.model.metadata["subtype_features"])})
         fitted.metrics["train_seconds"] = time.perf_counter() - started
         mlflow.log_metrics({k: float(v) for k, v in fitted.metrics.items() if np.isfinite(v)})
         say("logging model")
@@ -286,7 +302,14 @@ def run_training(cfg: TrainConfig, *, stage: Stage | None = None) -> TrainResult
         log_run_artifacts(fitted, cfg, data, run_id=run_id, model_version=version)
     return TrainResult(run_id=run_id, model_name=cfg.model_name, model_version=version,
                        data_hash=data.cohort.content_hash, metrics=fitted.metrics, model_uri=info.model_uri,
-                       experiment=cfg.experiment, details={"counts": fitted.counts, "tuned": fitted.tuned})
+                       experiment=cfg.experiment, details={"counts": fitted.counts, "tuned": fitted.tuned},
+                       landmark=data.cohort.landmark, biomarkers_measured=list(measured),
+                       lcn2_ablation=str(fitted.model.metadata["lcn2_ablation"]))
+
+
+def biomarkers_measured(table: pd.DataFrame) -> list[str]:
+    """Biomarker fields with at least one measured value in ``table`` (empty: "biomarkers measured: none")."""
+    return [f.name for f in S.BIOMARKER_FIELDS if f.name in table.columns and table[f.name].notna().any()]
 
 
 def log_model(model: StratifierModel, cfg: TrainConfig) -> Any:
@@ -303,7 +326,8 @@ def log_model(model: StratifierModel, cfg: TrainConfig) -> Any:
         joblib.dump(model, path)
         return mlflow.pyfunc.log_model(
             name="model", python_model=_entry_point_path(), artifacts={BUNDLE_ARTIFACT: str(path)},
-            signature=T.model_signature(output), input_example=example, pip_requirements=T.model_requirements(),
+            signature=T.model_signature(output, model.landmark), input_example=example,
+            pip_requirements=T.model_requirements(),
             # Declared so loaders may pass the registry version (unknown at logging time) as model_config.
             model_config={"model_version": "unregistered"},
         )

@@ -54,7 +54,11 @@ def trained(home: Path) -> dict[str, Any]:
 
 
 def test_train_prints_run_version_hash_and_every_metric(trained: dict[str, Any]) -> None:
-    assert set(trained) == {"run_id", "model_name", "model_version", "data_hash", "metrics"}
+    assert set(trained) == {"run_id", "model_name", "model_version", "data_hash", "landmark", "biomarkers_measured",
+                            "lcn2_ablation", "metrics"}
+    assert trained["landmark"] == "screening"
+    assert "nfl_serum_pg_ml" in trained["biomarkers_measured"]
+    assert trained["lcn2_ablation"] == "evaluated"
     assert trained["model_name"] == "als-stratifier"
     assert trained["model_version"] == "1"
     assert len(trained["data_hash"]) == 64
