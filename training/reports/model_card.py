@@ -208,7 +208,8 @@ class ModelCardContext:
     subtypes : sequence of (name, size, description)
     lcn2_added_cindex, lcn2_added_slope_rmse : (estimate, ci_low, ci_high) or None
         LCN2 ablation (the model refitted without LCN2, i.e. on NfL and clinical data only, on the same test
-        patients; :func:`training.evaluation.metrics.paired_bootstrap`), signed so that positive = LCN2 helped:
+        patients; paired bootstrap, :func:`training.evaluation.bootstrap.bootstrap_ci`), signed so that positive = LCN2
+        helped:
         ``lcn2_added_cindex`` = C-index(with) − C-index(without); ``lcn2_added_slope_rmse`` = slope RMSE(without) −
         RMSE(with), points/month. These are the run metrics of the same names. None when not run.
     lcn2_confidence : float
