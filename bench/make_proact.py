@@ -28,11 +28,13 @@ OTHER_TESTS = (
     "Urine Glucose", "Urine Ph", "Urine Specific Gravity", "Magnesium", "CK", "Free T4", "TSH", "Lactate Dehydrogenase",
 )  # fmt: skip
 MAPPED_TESTS = (
-    ("Neurofilament Light Chain (Serum)", "pg/mL"),
-    ("Plasma NGAL", "ng/mL"),
-    ("CSF Neurofilament Light", "pg/mL"),
-    ("CSF pNfH", "pg/mL"),
+    ("Neurofilament Light Chain (Serum)", "pg/mL", 4.3),
+    ("Plasma NGAL", "ng/mL", 4.6),
+    ("CSF Neurofilament Light", "pg/mL", 8.5),
+    ("CSF pNfH", "pg/mL", 8.0),
 )
+"""(test name, unit, log of the median result): medians near ALS values (serum NfL ~70 pg/mL, plasma NGAL ~100
+ng/mL, CSF NfL ~5,000 pg/mL, CSF pNfH ~3,000 pg/mL), so the results pass the spec's plausible ranges."""
 
 
 def _int_text(values: np.ndarray, missing: np.ndarray | None = None) -> Any:
@@ -211,9 +213,10 @@ def make_proact_export(folder: str | Path, n_patients: int = 10_000, seed: int =
     result = rng.lognormal(1.5, 0.8, lab_rows).round(2).astype(str).astype(object)
     mapped = rng.random(lab_rows) < 0.015
     which = rng.integers(0, len(MAPPED_TESTS), lab_rows)
-    tests[mapped] = np.asarray([t for t, _ in MAPPED_TESTS], dtype=object)[which[mapped]]
-    units[mapped] = np.asarray([u for _, u in MAPPED_TESTS], dtype=object)[which[mapped]]
-    result[mapped] = rng.lognormal(4.3, 0.5, int(mapped.sum())).round(1).astype(str)
+    tests[mapped] = np.asarray([t for t, _, _ in MAPPED_TESTS], dtype=object)[which[mapped]]
+    units[mapped] = np.asarray([u for _, u, _ in MAPPED_TESTS], dtype=object)[which[mapped]]
+    log_median = np.asarray([m for _, _, m in MAPPED_TESTS])[which[mapped]]
+    result[mapped] = rng.lognormal(log_median, 0.5).round(1).astype(str)
     odd = rng.random(lab_rows)
     result[odd < 0.005] = "<5"
     result[(odd >= 0.005) & (odd < 0.007)] = "hemolysed"

@@ -5,7 +5,9 @@ built from :data:`features.spec.BASELINE_FIELDS` (units and bounds in the descri
 required fields = ``required_for_scoring``) and validated by pydantic in strict mode: no unknown fields, no
 NaN/Infinity, no numbers given as strings, no booleans given as numbers. Both the HTTP service and ``alsstrat
 score`` validate with :func:`validate_candidates`, so one bad row yields one error for that row and never fails its
-neighbours.
+neighbours. A row that passes the schema must also pass the spec's plausibility rules (whole-number
+ALSFRS-R scores, diagnostic delay within the time since onset, plausible biomarker and FVC values, see
+:data:`features.spec.PLAUSIBLE_RANGES`), the same rules :mod:`features.contracts` applies to the raw tables.
 
 Why a TypedDict rather than a BaseModel: it validates straight into plain dicts (what the model's record path
 takes), about three times faster than building and dumping a model per row, and a whole batch of valid rows is
@@ -144,7 +146,7 @@ def validate_candidate(row: Any, landmark: str = S.DEFAULT_LANDMARK,
     if not isinstance(row, Mapping):
         return None, CandidateError("candidate", "each candidate must be a JSON object")
     try:
-        return dict(_row_adapter(landmark).validate_python(row)), None
+        return _checked(dict(_row_adapter(landmark).validate_python(row)))
     except ValidationError as exc:
         return None, _row_error(exc, landmark)
 
@@ -218,5 +220,56 @@ def validate_candidates(rows: Sequence[Any], landmark: str = S.DEFAULT_LANDMARK)
                 assert values is not None
                 checked.append(values)
                 positions.append(i)
+    checked, positions = _drop_implausible(checked, positions, errors)
     client_ids = [values.pop(CANDIDATE_ID, None) for values in checked]
     return CandidateBatch(checked, positions, client_ids, errors)
+
+
+# ------------------------------------------------------------------------------------------- plausibility
+@cache
+def _plausibility_rules() -> tuple[dict[str, S.PlausibleRange], tuple[S.AtMost, ...], frozenset[str]]:
+    return ({r.field: r for r in S.PLAUSIBLE_RANGES}, S.CROSS_FIELD_RULES, frozenset(S.WHOLE_NUMBER_FIELDS))
+
+
+def implausibility(values: Mapping[str, Any]) -> CandidateError | None:
+    """The first plausibility rule of the spec (:data:`features.spec.PLAUSIBLE_RANGES`, cross-field rules, whole
+    numbers) that a schema-valid candidate breaks, or None.
+
+    Runs on every valid row, so it only looks at the rule fields the row holds (one set intersection).
+    """
+    ranges, cross, whole = _plausibility_rules()
+    for name in whole & values.keys():
+        value = values[name]
+        if value is not None and value % 1:
+            return CandidateError(name, f"must be a whole number (ALSFRS-R scores are integers), got {value!r}")
+    for rule in cross:
+        value, limit = values.get(rule.field), values.get(rule.limit_field)
+        if value is not None and limit is not None:
+            message = rule.problem(value, limit)
+            if message is not None:
+                return CandidateError(rule.field, message)
+    for name in ranges.keys() & values.keys():
+        value = values[name]
+        if value is not None:
+            message = ranges[name].problem(value)
+            if message is not None:
+                return CandidateError(name, message)
+    return None
+
+
+def _checked(values: dict[str, Any]) -> tuple[dict[str, Any] | None, CandidateError | None]:
+    error = implausibility(values)
+    return (values, None) if error is None else (None, error)
+
+
+def _drop_implausible(checked: list[dict[str, Any]], positions: list[int],
+                      errors: dict[int, CandidateError]) -> tuple[list[dict[str, Any]], list[int]]:
+    """Move the rows that break a plausibility rule from ``checked`` into ``errors`` (by input position)."""
+    found = [(k, error) for k, values in enumerate(checked) if (error := implausibility(values)) is not None]
+    if not found:
+        return checked, positions
+    dropped = {k for k, _ in found}
+    for k, error in found:
+        errors[positions[k]] = error
+    return ([v for k, v in enumerate(checked) if k not in dropped],
+            [p for k, p in enumerate(positions) if k not in dropped])

@@ -20,6 +20,8 @@ from features import spec as S
 from features.errors import FeatureDataError, Violation
 
 STRING = pd.StringDtype(na_value=np.nan)
+OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {"visits": frozenset(S.ALSFRS_ITEMS)}
+"""Columns a raw table may leave out entirely (read as all missing): many exports carry the ALSFRS-R total only."""
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
@@ -73,7 +75,7 @@ def parse_table(raw: pd.DataFrame, table: str, violations: list[Violation]) -> p
     out: dict[str, pd.Series] = {}
     for f in tspec.fields:
         if f.name not in raw.columns:
-            if f.required or table != "truth":
+            if (f.required or table != "truth") and f.name not in OPTIONAL_COLUMNS.get(table, ()):
                 violations.append(Violation(table, None, f.name, "required column is missing"))
             out[f.name] = pd.Series(pd.NA, index=raw.index, dtype=_pandas_dtype(f))
             continue
@@ -234,6 +236,67 @@ def check_cross_table(tables: Mapping[str, pd.DataFrame], violations: list[Viola
                                     int(events["day"].iloc[idx])))
 
 
+def check_plausibility(tables: Mapping[str, pd.DataFrame], violations: list[Violation]) -> None:
+    """The spec's plausible ranges (:data:`features.spec.PLAUSIBLE_RANGES`), as the candidates get them.
+
+    A range applies to the column of its field's name (``visits.fvc_pct_pred``) and, for a biomarker field, to the
+    ``value`` of the biomarker rows of its analyte and matrix, converted to the canonical unit: a serum NfL written
+    in ng/mL but labelled pg/mL is caught, with the unit it looks like. Only values that passed their own checks are
+    compared, so one bad cell gives one message.
+    """
+    flagged = {(v.table, v.row, v.column) for v in violations}
+    by_field = {r.field: r for r in S.PLAUSIBLE_RANGES}
+    for name, frame in tables.items():
+        for column in frame.columns:
+            rule = by_field.get(str(column))
+            if rule is not None and frame[column].dtype.kind == "f":
+                _range_violations(name, str(column), frame[column].to_numpy(), frame[column].to_numpy(), rule,
+                                  "", flagged, violations)
+    bio = tables.get("biomarkers")
+    if bio is None or len(bio) == 0:
+        return
+    raw = bio["value"].to_numpy(dtype="float64", na_value=np.nan)
+    canonical = raw * S.unit_factors(bio["analyte"], bio["unit"]).to_numpy()
+    for f in S.BIOMARKER_FIELDS:
+        rule = by_field.get(f.name)
+        if rule is None or f.analyte is None:
+            continue
+        rows = ((bio["analyte"] == f.analyte) & (bio["matrix"] == f.matrix)).fillna(False).to_numpy(dtype=bool)
+        for idx in _outside(np.where(rows, canonical, np.nan), rule):
+            if ("biomarkers", idx + 1, "value") in flagged or ("biomarkers", idx + 1, "unit") in flagged:
+                continue
+            unit = str(bio["unit"].iloc[idx])
+            hint = _unit_hint(f.analyte, raw[idx], unit, rule)
+            rule_text = (f"{f.analyte} in {f.matrix}: {raw[idx]:g} {unit} is {canonical[idx]:g} {rule.unit}, "
+                         f"implausible ({rule.range_text()}): {hint}")
+            violations.append(Violation("biomarkers", idx + 1, "value", rule_text, _plain(raw[idx])))
+
+
+def _outside(values: np.ndarray, rule: S.PlausibleRange) -> list[int]:
+    with np.errstate(invalid="ignore"):
+        return [int(i) for i in np.flatnonzero(~np.isnan(values) & ((values < rule.lower) | (values > rule.upper)))]
+
+
+def _unit_hint(analyte: str, value: float, unit: str, rule: S.PlausibleRange) -> str:
+    """Which accepted unit would make ``value`` plausible: the likely mislabelling of a biomarker row."""
+    fits = [u for u, factor in S.UNIT_FACTORS[analyte].items() if rule.lower <= value * factor <= rule.upper]
+    if fits:
+        label = fits[0].replace("ml", "mL")
+        label = label[:-1] + "L" if label.endswith("/l") else label
+        return f"looks like {label} (the row says {unit})"
+    return f"check the value and its unit (the row says {unit})"
+
+
+def _range_violations(table: str, column: str, values: np.ndarray, shown: np.ndarray, rule: S.PlausibleRange,
+                      prefix: str, flagged: set[tuple[str, int | None, str | None]],
+                      violations: list[Violation]) -> None:
+    for idx in _outside(values, rule):
+        if (table, idx + 1, column) in flagged:
+            continue
+        message = rule.problem(float(values[idx]))
+        violations.append(Violation(table, idx + 1, column, f"{prefix}{message}", _plain(shown[idx])))
+
+
 def validate_tables(raw_tables: Mapping[str, pd.DataFrame], *, context: str = "raw tables") -> dict[str, pd.DataFrame]:
     """Parse and validate a full set of raw tables; return typed tables or raise with every violation.
 
@@ -269,6 +332,7 @@ def validate_tables(raw_tables: Mapping[str, pd.DataFrame], *, context: str = "r
         check_schema(typed[name], name, violations)
         check_keys(typed[name], name, violations)
     check_cross_table(typed, violations)
+    check_plausibility(typed, violations)
     if violations:
         raise FeatureDataError(violations, context=context)
     return typed

@@ -561,13 +561,16 @@ class PlausibleRange:
     above_hint: str
     source: str
 
+    def range_text(self) -> str:
+        """``plausible: 2-10000 pg/mL``."""
+        return f"plausible: {_num(self.lower)}-{_num(self.upper)} {self.unit}"
+
     def problem(self, value: float) -> str | None:
         """None when ``value`` is plausible, else the message (value, range, and the likely mistake)."""
         if self.lower <= value <= self.upper:
             return None
         hint = self.below_hint if value < self.lower else self.above_hint
-        return (f"{_num(value)} {self.unit} is implausible (plausible: {_num(self.lower)}-{_num(self.upper)} "
-                f"{self.unit}): {hint}")
+        return f"{_num(value)} {self.unit} is implausible ({self.range_text()}): {hint}"
 
 
 _PG_LOW = "looks like ng/mL; this field is in pg/mL (1 ng/mL = 1000 pg/mL)"
@@ -587,10 +590,10 @@ def _assay_range(analyte: str, matrix: str, lower: float, upper: float) -> Plaus
 
 
 PLAUSIBLE_RANGES: tuple[PlausibleRange, ...] = (
-    _assay_range("nfl", "serum", 2, 10_000),
-    _assay_range("nfl", "plasma", 2, 10_000),
+    _assay_range("nfl", "serum", 0.5, 10_000),
+    _assay_range("nfl", "plasma", 0.5, 10_000),
     _assay_range("nfl", "csf", 50, 200_000),
-    _assay_range("pnfh", "serum", 2, 20_000),
+    _assay_range("pnfh", "serum", 0.5, 20_000),
     _assay_range("pnfh", "csf", 20, 500_000),
     _assay_range("lcn2", "plasma", 2, 5_000),
     _assay_range("lcn2", "serum", 2, 5_000),

@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from features.candidates import ValidatedRows, candidate_rows_type, validate_candidates
+from features.candidates import ValidatedRows, candidate_rows_type, validate_candidate, validate_candidates
 
 GOOD = {"age_at_onset_years": 58.0, "sex": "male", "onset_site": "limb", "months_since_onset": 14.0,
         "diagnostic_delay_months": 10.0, "alsfrs_r_total": 39.0, "nfl_serum_pg_ml": 72.0, "candidate_id": "a"}
@@ -38,3 +38,50 @@ def test_one_bad_row_falls_back_to_per_row_errors() -> None:
 def test_an_empty_or_non_list_batch_is_refused(body: str) -> None:
     with pytest.raises(ValidationError):
         TypeAdapter(candidate_rows_type()).validate_json(body)
+
+
+# ------------------------------------------------------------------------------------------- plausibility
+IMPLAUSIBLE: list[tuple[str, dict[str, object], str, str]] = [
+    ("delay after day 0", {"diagnostic_delay_months": 100.0}, "diagnostic_delay_months",
+     "must be <= months_since_onset (14), got 100: the diagnosis cannot come after day 0, so onset-to-diagnosis "
+     "cannot exceed onset-to-day-0"),
+    ("fractional ALSFRS-R total", {"alsfrs_r_total": 39.5}, "alsfrs_r_total",
+     "must be a whole number (ALSFRS-R scores are integers), got 39.5"),
+    ("fractional ALSFRS-R item", {"alsfrs_q3": 2.5}, "alsfrs_q3",
+     "must be a whole number (ALSFRS-R scores are integers), got 2.5"),
+    ("serum NfL in ng/mL", {"nfl_serum_pg_ml": 0.065}, "nfl_serum_pg_ml",
+     "0.065 pg/mL is implausible (plausible: 0.5-10000 pg/mL): looks like ng/mL; this field is in pg/mL "
+     "(1 ng/mL = 1000 pg/mL)"),
+    ("serum NfL a thousand times too high", {"nfl_serum_pg_ml": 93_050.0}, "nfl_serum_pg_ml",
+     "93050 pg/mL is implausible (plausible: 0.5-10000 pg/mL): looks like a unit mix-up (pg/mL values labelled "
+     "ng/mL?); this field is in pg/mL"),
+    ("plasma LCN2 in pg/mL", {"lcn2_plasma_ng_ml": 95_000.0}, "lcn2_plasma_ng_ml",
+     "95000 ng/mL is implausible (plausible: 2-5000 ng/mL): looks like pg/mL; this field is in ng/mL "
+     "(1000 pg/mL = 1 ng/mL)"),
+    ("FVC in litres", {"fvc_pct_pred": 3.2}, "fvc_pct_pred",
+     "3.2 % predicted is implausible (plausible: 5-200 % predicted): looks like litres; this field is FVC in % of "
+     "the predicted value"),
+]
+
+
+@pytest.mark.parametrize(("change", "field", "message"), [c[1:] for c in IMPLAUSIBLE], ids=[c[0] for c in IMPLAUSIBLE])
+def test_implausible_rows_are_refused_with_the_likely_mistake(change: dict[str, object], field: str,
+                                                              message: str) -> None:
+    rows = TypeAdapter(candidate_rows_type()).validate_python([GOOD, {**GOOD, **change, "candidate_id": "b"}])
+    assert isinstance(rows, ValidatedRows), "the schema accepts it: the spec's plausibility rules refuse it"
+    batch = validate_candidates(rows)
+    assert batch.positions == [0]
+    assert batch.client_ids == ["a"]
+    assert {i: (e.field, e.message) for i, e in batch.errors.items()} == {1: (field, message)}
+    values, error = validate_candidate({**GOOD, **change})
+    assert values is None
+    assert error is not None
+    assert (error.field, error.message) == (field, message)
+
+
+def test_plausible_edges_pass() -> None:
+    edge = {**GOOD, "diagnostic_delay_months": 14.0, "alsfrs_r_total": 48.0, "nfl_serum_pg_ml": 0.5,
+            "fvc_pct_pred": 5.0, "lcn2_plasma_ng_ml": 5_000.0}
+    values, error = validate_candidate(edge)
+    assert error is None
+    assert values is not None

@@ -222,3 +222,33 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
     write_tables({k: v for k, v in validate_tables(good_tables()).items() if k != "visits"}, tmp_path, fmt="csv")
     with pytest.raises(FeatureDataError, match=r"visits: required file is missing \(visits.csv or visits.parquet\)"):
         load_native(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------- plausibility
+IMPLAUSIBLE_CELLS = [
+    ("biomarkers", 0, "value", "0.0852", "biomarkers row 1, column value: nfl in serum: 0.0852 pg/mL is 0.0852 "
+     "pg/mL, implausible (plausible: 0.5-10000 pg/mL): looks like ng/mL (the row says pg/mL), got 0.0852"),
+    ("biomarkers", 1, "unit", "pg/mL", "biomarkers row 2, column value: lcn2 in plasma: 120 pg/mL is 0.12 ng/mL, "
+     "implausible (plausible: 2-5000 ng/mL): looks like ng/mL (the row says pg/mL), got 120.0"),
+    ("biomarkers", 0, "unit", "ng/mL", "biomarkers row 1, column value: nfl in serum: 85.2 ng/mL is 85200 pg/mL, "
+     "implausible (plausible: 0.5-10000 pg/mL): looks like pg/mL (the row says ng/mL), got 85.2"),
+    ("visits", 0, "fvc_pct_pred", "3.1", "visits row 1, column fvc_pct_pred: 3.1 % predicted is implausible "
+     "(plausible: 5-200 % predicted): looks like litres; this field is FVC in % of the predicted value, got 3.1"),
+]
+
+
+@pytest.mark.parametrize(("table", "row", "column", "value", "message"), IMPLAUSIBLE_CELLS,
+                         ids=[f"{c[0]}.{c[2]}={c[3]!r}" for c in IMPLAUSIBLE_CELLS])
+def test_the_specs_plausibility_rules_apply_to_the_raw_tables(table: str, row: int, column: str, value: str,
+                                                              message: str) -> None:
+    with pytest.raises(FeatureDataError) as info:
+        validate_tables(_mutate(table, row, column, value))
+    assert [str(v) for v in info.value.violations] == [message]
+
+
+def test_the_alsfrs_item_columns_are_optional() -> None:
+    tables = good_tables()
+    tables["visits"] = tables["visits"].drop(columns=list(S.ALSFRS_ITEMS))
+    typed = validate_tables(tables)
+    assert list(typed["visits"].columns) == list(S.VISITS.names)
+    assert typed["visits"][list(S.ALSFRS_ITEMS)].isna().all().all()

@@ -523,13 +523,20 @@ def random_samples(rng: np.random.Generator, pids: np.ndarray, days: np.ndarray)
     pair = rng.integers(0, len(PAIRS), len(pids))
     analyte = [PAIRS[k][0] for k in pair]
     unit = [str(rng.choice(list(S.UNIT_FACTORS[a]))) for a in analyte]
+    matrix = [PAIRS[k][1] for k in pair]
+    # The contract refuses implausible values (the spec's plausible ranges, after unit conversion): draw in the
+    # canonical unit, keep within the range, and write the value in the row's unit.
+    ranges = {r.field: (r.lower, r.upper) for r in S.PLAUSIBLE_RANGES}
+    bounds = [ranges.get(S.biomarker_field_name(a, m) or "", (1e-6, 1e9)) for a, m in zip(analyte, matrix, strict=True)]
+    # (a hair inside the range: converting back and forth must not round a value across an edge)
+    canonical = np.clip(rng.lognormal(3, 1, len(pids)), [b[0] * 1.001 for b in bounds], [b[1] * 0.999 for b in bounds])
     return pd.DataFrame(
         {
             "patient_id": pids,
             "day": days,
             "analyte": analyte,
-            "matrix": [PAIRS[k][1] for k in pair],
-            "value": rng.lognormal(3, 1, len(pids)),
+            "matrix": matrix,
+            "value": canonical / np.array([S.UNIT_FACTORS[a][u] for a, u in zip(analyte, unit, strict=True)]),
             "unit": unit,
             "assay": "simoa",
         }
