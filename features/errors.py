@@ -51,6 +51,14 @@ class FeatureDataError(ValueError):
 
 
 def context_title(context: str) -> str:
+    """``context`` as the start of a sentence: prose gets a capital, a path or file name is printed as given.
+
+    A folder called ``my/bad`` must not be reported as ``My/bad``: on a case-sensitive file system that is another
+    folder. A context whose first word holds a path separator or a dot is a name, not prose.
+    """
+    first = context.split(" ", 1)[0]
+    if any(mark in first for mark in ("/", "\\", ".")):
+        return context
     return context[:1].upper() + context[1:]
 
 

@@ -252,3 +252,20 @@ def test_the_alsfrs_item_columns_are_optional() -> None:
     typed = validate_tables(tables)
     assert list(typed["visits"].columns) == list(S.VISITS.names)
     assert typed["visits"][list(S.ALSFRS_ITEMS)].isna().all().all()
+
+
+@pytest.mark.parametrize(("context", "title"), [("my/bad", "my/bad"), ("data/visits.csv", "data/visits.csv"),
+                                                ("visits.csv", "visits.csv"), ("site-7 export", "Site-7 export")])
+def test_a_path_in_the_report_keeps_its_case(context: str, title: str) -> None:
+    error = FeatureDataError([], context=context)
+    assert error.report().startswith(f"{title}: 0 violations found")
+
+
+def test_cli_validate_names_the_folder_as_given(tmp_path: Path) -> None:
+    folder = tmp_path / "my" / "bad"
+    folder.mkdir(parents=True)
+    for name, frame in _mutate("visits", 0, "alsfrs_r_total", "52").items():
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    result = CliRunner().invoke(app, ["validate", "--input", str(folder)])
+    assert result.exit_code == 2
+    assert f"{folder}: 1 violation found, nothing was loaded" in result.output
