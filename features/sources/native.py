@@ -75,7 +75,11 @@ def load_native(folder: str | Path, *, with_truth: bool | None = None) -> dict[s
         if path is None:
             missing.append(Violation(table, None, None, f"required file is missing ({table}.csv or {table}.parquet)"))
         else:
-            raw[table] = read_table_file(path)
+            try:
+                raw[table] = read_table_file(path)
+            except (ValueError, OSError) as exc:  # an empty CSV, a truncated Parquet: a problem of the file
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                missing.append(Violation(table, None, None, f"cannot read {path.name}: {reason}"))
     if missing:
         raise FeatureDataError(missing, context=str(folder))
     return validate_tables(raw, context=str(folder))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -269,3 +270,21 @@ def test_cli_validate_names_the_folder_as_given(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["validate", "--input", str(folder)])
     assert result.exit_code == 2
     assert f"{folder}: 1 violation found, nothing was loaded" in result.output
+
+
+@pytest.mark.parametrize(("fmt", "damage", "reason"), [
+    ("csv", lambda p: p.write_bytes(b""), "cannot read visits.csv: No columns to parse from file"),
+    ("parquet", lambda p: p.write_bytes(p.read_bytes()[:64]), "cannot read visits.parquet: "),
+], ids=["empty csv", "truncated parquet"])
+def test_an_unreadable_table_file_is_bad_input_not_an_internal_error(tmp_path: Path, fmt: str, damage: Any,
+                                                                     reason: str) -> None:
+    write_tables(validate_tables(good_tables()), tmp_path / "raw", fmt=fmt)  # type: ignore[arg-type]
+    damage(tmp_path / "raw" / f"visits.{fmt}")
+    out = tmp_path / "cohort.parquet"
+    for args in (["cohort", "--source", "native", "--input", str(tmp_path / "raw"), "--out", str(out)],
+                 ["validate", "--input", str(tmp_path / "raw")]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert f"visits: {reason}" in result.output
+        assert "internal error" not in result.output
+    assert not out.exists()
