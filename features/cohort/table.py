@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features import spec as S
-from features.atomic import atomic_write
 from features.errors import FeatureDataError, Violation
 
 METADATA_KEY = b"alsstrat"
@@ -131,7 +133,8 @@ def check_cohort_columns(table: pd.DataFrame, context: str) -> None:
 def write_cohort(cohort: Cohort, path: str | Path) -> tuple[Path, Path]:
     """Write the cohort as Parquet (metadata in the file's schema) and its import report as ``<stem>.report.json``.
 
-    Both files are written to temporary names first and renamed, so a failure leaves no half-written output.
+    Both files are written in full to temporary names before either is renamed into place, so a failure while
+    writing (disk full, an error in either writer) leaves neither file, never a table without its report.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,9 +146,30 @@ def write_cohort(cohort: Cohort, path: str | Path) -> tuple[Path, Path]:
     report_path = path.with_suffix(".report.json")
     report: dict[str, Any] = cohort.report.to_dict() if cohort.report else {"source": cohort.source}
     report["metadata"] = cohort.metadata()
-    atomic_write(path, lambda tmp: pq.write_table(arrow, tmp))
-    atomic_write(report_path, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2, default=str)))
+    _write_pair((path, lambda tmp: pq.write_table(arrow, tmp)),
+                (report_path, lambda tmp: Path(tmp).write_text(json.dumps(report, indent=2, default=str))))
     return path, report_path
+
+
+def _write_pair(*targets: tuple[Path, Callable[[str], object]]) -> None:
+    """Write every target to a temporary file beside it, then rename them all into place.
+
+    Everything that can fail runs before the first rename; what is left is a few renames in one folder (each
+    atomic), so files that belong together appear together.
+    """
+    temps: list[str] = []
+    try:
+        for target, write in targets:
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            os.close(fd)
+            temps.append(tmp)
+            write(tmp)
+        for (target, _), tmp in zip(targets, temps, strict=True):
+            os.replace(tmp, target)
+    finally:
+        for tmp in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def read_cohort(path: str | Path) -> Cohort:

@@ -288,3 +288,25 @@ def test_an_unreadable_table_file_is_bad_input_not_an_internal_error(tmp_path: P
         assert f"visits: {reason}" in result.output
         assert "internal error" not in result.output
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- the cohort table and its report
+def test_the_cohort_and_its_report_appear_together_or_not_at_all(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    write_tables(validate_tables(good_tables()), tmp_path / "raw", fmt="csv")
+    out = tmp_path / "cohort.parquet"
+
+    def disk_full(self: Path, *args: Any, **kwargs: Any) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", disk_full)  # the report fails after the table was written
+    result = CliRunner().invoke(app, ["cohort", "--source", "native", "--input", str(tmp_path / "raw"),
+                                      "--out", str(out)])
+    assert result.exit_code != 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"], "neither file, and no temporary file left"
+    monkeypatch.undo()
+    result = CliRunner().invoke(app, ["cohort", "--source", "native", "--input", str(tmp_path / "raw"),
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+    assert (tmp_path / "cohort.report.json").is_file()
