@@ -65,3 +65,17 @@ def test_two_workers_share_one_rotating_log_without_losing_a_line(tmp_path: Path
     lines = _lines([*first.rotated(), path])
     assert sorted(int(str(line["request_id"])[1:]) for line in lines) == list(range(100))
     assert len(first.rotated()) > 3
+
+
+def test_a_config_error_reads_as_words_without_pydantic_links(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from training.cli.app import app
+
+    config = tmp_path / "bad.yaml"
+    config.write_text("data:\n  sourse: synthetic\n")
+    result = CliRunner().invoke(app, ["train", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert "  - data.sourse: unknown setting (check its spelling)" in result.stderr
+    assert "pydantic.dev" not in result.output
+    assert "input_value" not in result.output

@@ -10,11 +10,15 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from features.errors import UserInputError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 # soft_wrap: reports and paths are printed whole, never folded at the terminal width (they are grepped and pasted).
 console = Console(soft_wrap=True)
@@ -29,6 +33,20 @@ class BadInput(UserInputError):
     """A user-facing input problem found by a command itself (bad option, unknown scenario...)."""
 
 
+def validation_report(exc: ValidationError) -> str:
+    """A configuration error in words: each setting's dotted name and what is wrong with it.
+
+    pydantic's own text ends every problem with a documentation URL and quotes the input in its internal notation.
+    """
+    problems = exc.errors(include_url=False, include_context=False, include_input=False)
+    lines = [f"error: {exc.title}: {len(problems)} invalid setting{'s' if len(problems) != 1 else ''}"]
+    for problem in problems:
+        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        message = "unknown setting (check its spelling)" if problem["type"] == "extra_forbidden" else problem["msg"]
+        lines.append(f"  - {where}: {message}")
+    return "\n".join(lines)
+
+
 @contextlib.contextmanager
 def cli_errors() -> Iterator[None]:
     """Map errors to exit codes: data/config problems -> 2 with the report, anything else -> 1."""
@@ -41,7 +59,10 @@ def cli_errors() -> Iterator[None]:
     except FeatureDataError as exc:
         err_console.print(exc.report(limit=REPORT_LINES), markup=False, highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except (UserInputError, ValidationError, FileNotFoundError) as exc:
+    except ValidationError as exc:
+        err_console.print(validation_report(exc), markup=False, highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except (UserInputError, FileNotFoundError) as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except typer.Exit:
