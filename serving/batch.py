@@ -131,7 +131,7 @@ def prediction_columns(model: StratifierModel) -> list[str]:
 
     return ["subtype_label", "subtype_name",
             *[f"subtype_probability_{s.label}" for s in model.subtype.subtypes],
-            "slope_median", "slope_p10", "slope_p90",
+            "slope_point", "slope_p10", "slope_p90",
             *[f"survival_probability_{t}m" for t in SURVIVAL_HORIZONS_MONTHS],
             "median_survival_months", "survival_time_origin", "risk_group", "explanation", "model_version"]
 

@@ -30,6 +30,7 @@ class ResultEncoder:
         self.n_subtypes = len(labels)
         self.subtype_names = {s.label: orjson.dumps(s.name) for s in model.subtype.subtypes}
         self.features = np.array([orjson.dumps(n) for n in model.feature_names], dtype=object)
+        self.has_survival = model.survival is not None
         model_json = orjson.dumps({"name": model.metadata.get("model_name", MODEL_NAME),
                                         "version": model.model_version, "run_id": model.metadata.get("run_id")})
         k = min(model.top_features, len(model.feature_names))
@@ -37,13 +38,20 @@ class ResultEncoder:
         horizons = b",".join(b'"%d":%%s' % t for t in SURVIVAL_HORIZONS_MONTHS)
         explanation = b",".join([b'{"feature":%s,"contribution":%s}'] * k)
         unit = orjson.dumps(SLOPE_UNIT).replace(b"%", b"%%")
+        if model.survival is not None:
+            survival = (b'"survival":{"probability":{' + horizons + b'},"median_months":%s,"risk_group":%d,'
+                        b'"time_origin":' + orjson.dumps(model.time_origin).replace(b"%", b"%%") + b'},')
+        else:
+            # No survival model (the training cohort had no survival outcome): the answer says null, and the
+            # horizon, median and risk-group arguments are consumed without output (%.0s prints nothing).
+            survival = b'"survival":null,' + b"%.0s" * (len(SURVIVAL_HORIZONS_MONTHS) + 2)
         # %d: subtype label and risk group (integers); %s: pre-encoded JSON (names, numbers)
         self.template = (
             b'{"subtype":{"label":%d,"name":%s,"probabilities":{' + probabilities + b'}},'
-            b'"slope":{"median":%s,"p10":%s,"p90":%s,"unit":' + unit + b'},'
-            b'"survival":{"probability":{' + horizons + b'},"median_months":%s,"risk_group":%d,"time_origin":'
-            + orjson.dumps(model.time_origin).replace(b"%", b"%%") + b'},'
-            b'"explanation":[' + explanation + b'],"model":' + model_json.replace(b"%", b"%%") + b"}"
+            b'"slope":{"point":%s,"point_kind":' + orjson.dumps(model.slope.point) + b',"p10":%s,"p90":%s,"unit":'
+            + unit + b'},'
+            + survival
+            + b'"explanation":[' + explanation + b'],"model":' + model_json.replace(b"%", b"%%") + b"}"
         )
 
     def rows(self, arrays: dict[str, Any], client_ids: Sequence[str | None]) -> list[bytes]:
@@ -76,7 +84,8 @@ class ResultEncoder:
             args[:, 2:2 + n_head] = strings[:, :n_head]
             args[:, 3 + n_head::2] = self.features[top]
             args[:, 4 + n_head::2] = strings[:, n_head:]
-        args[:, 2 + n_head] = arrays["risk_group"].astype(int)
+        # bytes formatting: %d takes the int; without a survival model %.0s consumes an (empty) bytes argument
+        args[:, 2 + n_head] = arrays["risk_group"].astype(int) if self.has_survival else b""
         template = self.template
         out = [template % tuple(row) for row in args.tolist()]
         for i, client_id in enumerate(client_ids):

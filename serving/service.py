@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from features.candidates import candidate_rows_type, candidate_schema
+from features.spec import DEFAULT_LANDMARK
 from serving.audit import AuditLog
 from serving.auth import bearer_token, fingerprint, token_matches
 from serving.config import ServiceSettings
@@ -45,7 +46,12 @@ logger = logging.getLogger("alsstrat.serving")
 INSECURE_DEMO_WARNING = ("*** INSECURE DEMO MODE: no API tokens configured, every caller is accepted. "
                          "Never run this way with real candidates. ***")
 
-_CANDIDATE_SCHEMA = candidate_schema()
+# The request schema holds the fields usable at the served model's landmark. `alsstrat serve` and the Bento set
+# ALSSTRAT_LANDMARK from the model before this module is imported; whatever it says, every row is validated against
+# the loaded model's own landmark (features.candidates), so a mismatch can only make the document wrong, never a
+# prediction.
+SCHEMA_LANDMARK = os.environ.get("ALSSTRAT_LANDMARK", DEFAULT_LANDMARK)
+_CANDIDATE_SCHEMA = candidate_schema(SCHEMA_LANDMARK)
 # The documented schema is the strict spec-generated one; the handler validates each row itself so that one bad
 # row yields one per-row error (HTTP 400 for /score) in a single, uniform error shape.
 CandidateBody = Annotated[dict[str, Any], WithJsonSchema(_CANDIDATE_SCHEMA)]
@@ -53,7 +59,7 @@ if TYPE_CHECKING:  # the runtime type is built from the spec; to a type checker 
     CandidateList = list[Any]
 else:
     # A valid batch is validated while the JSON is parsed; see features.candidates.candidate_rows_type
-    CandidateList = Annotated[candidate_rows_type(), WithJsonSchema(
+    CandidateList = Annotated[candidate_rows_type(SCHEMA_LANDMARK), WithJsonSchema(
         {"type": "array", "minItems": 1, "items": _CANDIDATE_SCHEMA,
          "description": "Candidates to score; at most ALSSTRAT_MAX_BATCH rows (default 10,000), else HTTP 413."})]
 

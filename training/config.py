@@ -89,6 +89,9 @@ class BoosterParams(Strict):
 
 class SlopeConfig(Strict):
     params: BoosterParams = BoosterParams(n_estimators=250, max_depth=2, learning_rate=0.04)
+    point: Literal["mean", "median"] = Field("mean", description=(
+        "The served point prediction: the conditional mean (what RMSD rewards; DREAM-2012 is scored by RMSD) or "
+        "the median. The interval comes from separate quantile boosters either way."))
     interval: float = Field(0.8, gt=0, lt=1, description="Nominal coverage of the p10-p90 interval.")
     conformal: bool = Field(True, description="Calibrate the interval with out-of-fold conformal residuals (CQR).")
 

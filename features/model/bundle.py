@@ -102,9 +102,11 @@ class SubtypeComponent:
 
 @dataclass
 class SlopeComponent:
-    """XGBoost quantile regression of the ALSFRS-R slope (points/month): a median model and a tails model.
+    """XGBoost regression of the ALSFRS-R slope (points/month): a point model and a quantile tails model.
 
-    ``median`` predicts the 0.5 quantile and carries the explanations; ``tails`` predicts the (lo, hi) quantiles.
+    ``median`` is the point model (the attribute keeps its first name so that pickles load): it predicts the
+    conditional mean (``point == "mean"``, squared error) or median (``point == "median"``, quantile 0.5) and
+    carries the explanations; ``tails`` predicts the (lo, hi) quantiles.
     ``margin`` (points/month) widens (or narrows, if negative) the raw interval symmetrically: the split-conformal
     correction learned from out-of-fold training residuals (conformalised quantile regression, Romano et al. 2019),
     so the interval's coverage is calibrated rather than assumed.
@@ -114,6 +116,7 @@ class SlopeComponent:
     tails: xgb.Booster
     quantiles: tuple[float, float, float]
     margin: float = 0.0
+    point: str = "median"
 
     def predict(self, dm: xgb.DMatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(p10, median, p90) in points/month."""
@@ -207,7 +210,8 @@ class StratifierModel:
     features: BaselineFeatures
     subtype: SubtypeComponent
     slope: SlopeComponent
-    survival: SurvivalComponent
+    survival: SurvivalComponent | None
+    """None when the training cohort had no survival outcome (e.g. DREAM-2012): answers then say so."""
     metadata: dict[str, Any] = field(default_factory=dict)
     top_features: int = 5
     model_version: str = "unregistered"
@@ -256,8 +260,10 @@ class StratifierModel:
         """The three boosters compiled for small batches (built on first use; None when not compilable)."""
         if "_forest" not in self.__dict__:
             try:
-                self.__dict__["_forest"] = CompiledForest.from_boosters(
-                    [self.slope.median, self.slope.tails, self.survival.booster], explain=0)
+                boosters = [self.slope.median, self.slope.tails]
+                if self.survival is not None:
+                    boosters.append(self.survival.booster)
+                self.__dict__["_forest"] = CompiledForest.from_boosters(boosters, explain=0)
             except UnsupportedBooster as exc:
                 logger.warning("small-batch path disabled, XGBoost predicts every batch: %s", exc)
                 self.__dict__["_forest"] = None
@@ -284,7 +290,9 @@ class StratifierModel:
     def _xgboost_arrays(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(p10, p50, p90, contributions with bias, mu) from the boosters, with the serving thread count."""
         threads = int(self.__dict__.get("_threads", 1))
-        boosters = (self.slope.median, self.slope.tails, self.survival.booster)
+        boosters = [self.slope.median, self.slope.tails]
+        if self.survival is not None:
+            boosters.append(self.survival.booster)
         if threads != 1:
             for booster in boosters:
                 booster.set_param({"nthread": threads})
@@ -293,7 +301,8 @@ class StratifierModel:
             # costs 10+ ms on a busy machine, and small batches never reach here anyway.
             dm = xgb.DMatrix(z, missing=np.nan, nthread=threads)
             p10, p50, p90, contrib_bias = self.slope.predict_with_contributions(dm)
-            return p10, p50, p90, contrib_bias, self.survival.mu(dm)
+            mu = self.survival.mu(dm) if self.survival is not None else np.full(len(p50), np.nan)
+            return p10, p50, p90, contrib_bias, mu
         finally:
             if threads != 1:
                 for booster in boosters:
@@ -308,17 +317,23 @@ class StratifierModel:
         if forest is not None:
             margins, contrib_bias = forest.predict(z)
             assert contrib_bias is not None
-            p50, mu = margins[:, 0], self.survival.calibrate(margins[:, 3])
+            p50 = margins[:, 0]
+            mu = self.survival.calibrate(margins[:, 3]) if self.survival is not None else np.full(len(p50), np.nan)
             p10, p90 = self.slope.interval(p50, margins[:, 1:3])
         else:
             p10, p50, p90, contrib_bias, mu = self._xgboost_arrays(z)
-        surv = self.survival.survival_at(mu, SURVIVAL_HORIZONS_MONTHS)
+        if self.survival is not None:
+            surv = self.survival.survival_at(mu, SURVIVAL_HORIZONS_MONTHS)
+            risk_group = self.survival.risk_group(mu)
+        else:
+            surv = np.full((len(p50), len(SURVIVAL_HORIZONS_MONTHS)), np.nan)
+            risk_group = np.zeros(len(p50), dtype=np.intp)  # 0: no risk group (no survival model)
         contrib = contrib_bias[:, :-1]
         k = min(self.top_features, contrib.shape[1])
         top = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :k]
         return {
             "proba": proba, "labels": labels, "chosen": chosen, "p10": p10, "p50": p50, "p90": p90,
-            "mu": mu, "surv": surv, "median": np.exp(mu), "risk_group": self.survival.risk_group(mu),
+            "mu": mu, "surv": surv, "median": np.exp(mu), "risk_group": risk_group,
             "contrib": contrib, "top": top,
         }
 
@@ -329,7 +344,8 @@ class StratifierModel:
         -------
         DataFrame
             ``subtype_label``, ``subtype_name``, ``subtype_probability_<label>`` (one per subtype),
-            ``slope_median``/``slope_p10``/``slope_p90`` (ALSFRS-R points/month), ``survival_probability_<t>m``
+            ``slope_point`` (the mean or median, see ``slope.point``)/``slope_p10``/``slope_p90`` (ALSFRS-R
+            points/month), ``survival_probability_<t>m``
             for t = 12, 24, 36 months, ``median_survival_months`` and ``survival_time_origin`` (the time origin in
             words: months from the model's landmark), ``risk_group`` (1 = lowest risk), ``explanation`` (JSON list
             of the top features and their contributions to the median slope, points/month) and ``model_version``.
@@ -344,14 +360,16 @@ class StratifierModel:
         out["subtype_name"] = [name_of[int(lbl)] for lbl in arrays["chosen"]]
         for j, lbl in enumerate(arrays["labels"]):
             out[f"subtype_probability_{int(lbl)}"] = arrays["proba"][:, j]
-        out["slope_median"] = arrays["p50"]
+        out["slope_point"] = arrays["p50"]
         out["slope_p10"] = arrays["p10"]
         out["slope_p90"] = arrays["p90"]
         for j, t in enumerate(SURVIVAL_HORIZONS_MONTHS):
             out[f"survival_probability_{t}m"] = arrays["surv"][:, j]
         out["median_survival_months"] = arrays["median"]
-        out["survival_time_origin"] = self.time_origin
-        out["risk_group"] = arrays["risk_group"].astype(int)
+        out["survival_time_origin"] = self.time_origin if self.survival is not None else None
+        # 1 = lowest risk; missing (nullable integer) when the model has no survival part
+        out["risk_group"] = (arrays["risk_group"].astype(int) if self.survival is not None
+                             else pd.array([pd.NA] * len(out), dtype="Int64"))
         out["explanation"] = [
             json.dumps([{"feature": names[c], "contribution": round(float(arrays["contrib"][i, c]), 6)}
                         for c in arrays["top"][i]])
@@ -387,13 +405,15 @@ class StratifierModel:
         horizons = [str(t) for t in SURVIVAL_HORIZONS_MONTHS]
         unit = "ALSFRS-R points/month"
         origin = self.time_origin
+        kind = self.slope.point
+        has_survival = self.survival is not None
         # One comprehension over zipped columns: no per-row indexing (this loop is most of a large batch's cost).
         return [
             {
                 "subtype": {"label": c, "name": name_of[c], "probabilities": dict(zip(labels, pr, strict=True))},
-                "slope": {"median": mid, "p10": lo, "p90": hi, "unit": unit},
+                "slope": {"point": mid, "point_kind": kind, "p10": lo, "p90": hi, "unit": unit},
                 "survival": {"probability": dict(zip(horizons, sv, strict=True)), "median_months": md,
-                             "risk_group": rg, "time_origin": origin},
+                             "risk_group": rg, "time_origin": origin} if has_survival else None,
                 "explanation": [{"feature": f, "contribution": v} for f, v in zip(tn, tc, strict=True)],
                 "model": version,
             }

@@ -72,7 +72,7 @@ def test_csv_rows_are_all_written_in_order_with_row_errors(store: ServedModel, t
     predicted = scores[scores["error_field"] == ""]
     rejected = scores[scores["error_field"] != ""]
     assert (rejected["error_message"] != "").all()
-    assert (rejected[["slope_median", "subtype_label", "risk_group", "model_version"]] == "").all().all()
+    assert (rejected[["slope_point", "subtype_label", "risk_group", "model_version"]] == "").all().all()
     assert (predicted["model_version"] == store.version).all()
     assert predicted["subtype_label"].str.fullmatch(r"\d+").all(), "integers, not 1.0"
     probabilities = predicted.filter(like="subtype_probability_").astype(float).to_numpy()
@@ -92,7 +92,7 @@ def test_file_scores_equal_the_service_path(store: ServedModel, tmp_path: Path) 
     assert _score("--input", str(src), "--out", str(out)).exit_code == 0
     row = pd.read_csv(out).iloc[0]
     served = load_stratifier("models:/als-stratifier@champion").model.predict_records([GOOD])[0]
-    assert row["slope_median"] == pytest.approx(served["slope"]["median"], abs=1e-9)
+    assert row["slope_point"] == pytest.approx(served["slope"]["point"], abs=1e-9)
     assert row["slope_p90"] == pytest.approx(served["slope"]["p90"], abs=1e-9)
     assert row["survival_probability_24m"] == pytest.approx(served["survival"]["probability"]["24"], abs=1e-9)
     assert row["subtype_label"] == served["subtype"]["label"]

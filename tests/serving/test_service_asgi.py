@@ -86,12 +86,14 @@ def test_score_returns_every_field_of_the_response_shape(client: Any, served_mod
     assert probabilities[str(subtype["label"])] == max(probabilities.values())
 
     slope = body["slope"]
-    assert set(slope) == {"median", "p10", "p90", "unit"}
-    assert slope["p10"] <= slope["median"] <= slope["p90"]
+    assert set(slope) == {"point", "point_kind", "p10", "p90", "unit"}
+    assert slope["point_kind"] == "mean"  # the default configuration serves the conditional mean
+    assert slope["p10"] <= slope["point"] <= slope["p90"]
     assert slope["unit"] == "ALSFRS-R points/month"
 
     survival = body["survival"]
-    assert set(survival) == {"probability", "median_months", "risk_group"}
+    assert set(survival) == {"probability", "median_months", "risk_group", "time_origin"}
+    assert survival["time_origin"] == "months from the scoring visit (day 0)"  # the session model: screening
     curve = [survival["probability"][t] for t in ("12", "24", "36")]
     assert set(survival["probability"]) == {"12", "24", "36"}
     assert all(0.0 <= p <= 1.0 for p in curve)
@@ -353,7 +355,10 @@ def test_a_model_that_cannot_score_fails_the_start_not_every_request() -> None:
     def broken(records: Any) -> Any:
         raise ValueError("Number of columns does not match number of features in booster")
 
-    model: Any = SimpleNamespace(metadata={"spec_hash": "0000"}, predict_records=broken)
+    from features import spec as S
+
+    model: Any = SimpleNamespace(metadata={"spec_hash": "0000"}, predict_records=broken,
+                                 landmark=S.LANDMARKS["screening"])
     loaded = LoadedModel(model=model, uri="models:/als-stratifier/9", name="als-stratifier", version="9",
                          run_id="r")
     with pytest.raises(IncompatibleModel, match=r"version 9\) cannot score with this code.*retrain"):
@@ -506,6 +511,25 @@ def test_metrics_need_a_token_only_when_configured() -> None:
     base = {"ALSSTRAT_API_TOKENS": TOKEN}
     assert ServiceSettings.from_env(base).metrics_need_token is False
     assert ServiceSettings.from_env({**base, "ALSSTRAT_METRICS_NEED_TOKEN": "1"}).metrics_need_token is True
+
+
+def test_a_field_the_landmark_cannot_know_is_a_400_naming_field_and_landmark(client: Any) -> None:
+    """The session model is a screening model: a lead-in slope is refused, not silently ignored."""
+    body = {"candidate": {**GOOD, "alsfrs_r_slope_baseline": -0.8}}
+    response = client.post("/score", json=body, headers=AUTH)
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "candidate.alsfrs_r_slope_baseline"
+    assert response.json()["error"]["message"].startswith("not usable at the screening landmark: the model predicts "
+                                                         "months from the scoring visit (day 0)")
+
+
+def test_model_metadata_states_landmark_and_biomarkers(client: Any) -> None:
+    meta = client.get("/model", headers=AUTH).json()
+    assert meta["landmark"]["name"] == "screening"
+    assert meta["time_origin"] == "months from the scoring visit (day 0)"
+    assert "nfl_serum_pg_ml" in meta["biomarkers_measured"]
+    assert meta["biomarkers_measured_text"].startswith("biomarkers measured: ")
+    assert "alsfrs_r_slope_baseline" not in {f["name"] for f in meta["feature_spec"]}
 
 
 # ------------------------------------------------------------------------------------------- duplicate keys

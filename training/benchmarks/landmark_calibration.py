@@ -114,6 +114,8 @@ def measure(seed: int, *, n_patients: int = 2000, truth_patients: int = 20_000,
     data = load_training_data(cfg.data)
     fitted = fit_and_evaluate(cfg, data)
     model = fitted.model
+    if model.survival is None:
+        raise ValueError("the landmark calibration needs a cohort with survival outcomes")
     table = data.cohort.table.reset_index(drop=True)
     test = table.iloc[fitted.split.test].reset_index(drop=True)
     ok = test["time_to_event_months"].notna().to_numpy()

@@ -30,13 +30,30 @@ def strata(cohort: pd.DataFrame, min_size: int = 4) -> pd.Series:
     return label
 
 
+OFFICIAL_SPLIT_COLUMN = "split"
+"""A cohort column naming each patient's official role (``train``/``test``), e.g. DREAM-2012's."""
+
+
 def holdout_split(cohort: pd.DataFrame, *, test_fraction: float, seed: int) -> Split:
-    """Hold out ``test_fraction`` of the patients, stratified by event and onset site.
+    """Hold out ``test_fraction`` of the patients, stratified by event and onset site, or the official split.
+
+    When the cohort carries :data:`OFFICIAL_SPLIT_COLUMN` (DREAM-2012), its ``test`` patients are the hold-out and
+    ``test_fraction``/``seed`` are not used.
 
     The cohort has one row per patient, so a row split is a patient split; :func:`assert_no_patient_overlap`
     checks it anyway, because a second row of the same patient would leak.
     """
     positions = np.arange(len(cohort))
+    if OFFICIAL_SPLIT_COLUMN in cohort.columns:
+        # A source with an official hold-out (DREAM-2012's 625 test patients) is scored on it, never re-split.
+        official = cohort[OFFICIAL_SPLIT_COLUMN].astype("string")
+        unknown = sorted(set(official.dropna().unique()) - {"train", "test"})
+        if unknown or official.isna().any():
+            raise ValueError(f"column {OFFICIAL_SPLIT_COLUMN!r} must hold 'train' or 'test' for every patient, got "
+                             f"{unknown or 'missing values'}")
+        split = Split(positions[(official == "train").to_numpy()], positions[(official == "test").to_numpy()])
+        assert_no_patient_overlap(cohort, split)
+        return split
     train, test = train_test_split(positions, test_size=test_fraction, random_state=seed,
                                    stratify=strata(cohort).to_numpy())
     split = Split(np.sort(train), np.sort(test))

@@ -90,12 +90,18 @@ def predict_cohort(model: StratifierModel, table: pd.DataFrame) -> Predictions:
     z = model.features.transform(table[list(S.BASELINE_NAMES)])
     arrays = model.predict_arrays(z)
     mu = np.asarray(arrays["mu"], dtype=float)
+    survival_at = model.survival.survival_at if model.survival is not None else _no_survival
     return Predictions(p10=np.asarray(arrays["p10"], dtype=float), p50=np.asarray(arrays["p50"], dtype=float),
                        p90=np.asarray(arrays["p90"], dtype=float), mu=mu,
-                       surv24=model.survival.survival_at(mu, [CALIBRATION_MONTHS])[:, 0],
+                       surv24=survival_at(mu, [CALIBRATION_MONTHS])[:, 0],
                        subtype=np.asarray(arrays["chosen"]).astype(int),
                        subtype_names={s.label: s.name for s in model.subtype.subtypes},
-                       survival_at=model.survival.survival_at)
+                       survival_at=survival_at)
+
+
+def _no_survival(mu: np.ndarray, months: Any) -> np.ndarray:
+    """The survival curve of a model trained without survival outcomes: undefined (NaN) everywhere."""
+    return np.full((len(mu), len(np.atleast_1d(months))), np.nan)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -352,7 +358,10 @@ def booster_importance(model: StratifierModel) -> dict[str, dict[str, float]]:
     """
     names = model.feature_names
     out: dict[str, dict[str, float]] = {}
-    for part, booster in (("slope", model.slope.median), ("survival", model.survival.booster)):
+    parts = [("slope", model.slope.median)]
+    if model.survival is not None:
+        parts.append(("survival", model.survival.booster))
+    for part, booster in parts:
         # total_gain is one number per feature (lists only come from multi-output importance types).
         gains = {k: float(v) for k, v in booster.get_score(importance_type="total_gain").items()
                  if isinstance(v, int | float)}

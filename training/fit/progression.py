@@ -52,6 +52,20 @@ def train_quantile_booster(z: np.ndarray, y: np.ndarray, params: BoosterParams, 
                      num_boost_round=params.n_estimators)
 
 
+def train_point_booster(z: np.ndarray, y: np.ndarray, params: BoosterParams, point: str, seed: int) -> xgb.Booster:
+    """The point-prediction booster: the conditional mean (squared error) or the median (quantile 0.5).
+
+    The mean is what RMSD rewards (the DREAM-2012 metric, and the trial planner's expected decline); the median is
+    the robust alternative. Both have an identity link, so their per-feature contributions add up to the
+    prediction.
+    """
+    if point == "median":
+        return train_quantile_booster(z, y, params, (0.5,), seed)
+    booster_params = {**_xgb_params(params, seed), "objective": "reg:squarederror"}
+    return xgb.train(booster_params, xgb.DMatrix(z, label=y, missing=np.nan, nthread=1),
+                     num_boost_round=params.n_estimators)
+
+
 def conformal_margin(lo: np.ndarray, hi: np.ndarray, y: np.ndarray, interval: float) -> float:
     """Split-conformal correction (points/month) for an interval [lo, hi] to reach ``interval`` coverage.
 
@@ -65,11 +79,11 @@ def conformal_margin(lo: np.ndarray, hi: np.ndarray, y: np.ndarray, interval: fl
 
 
 def _component(z: np.ndarray, y: np.ndarray, params: BoosterParams, interval: float, seed: int,
-               margin: float = 0.0) -> SlopeComponent:
+               margin: float = 0.0, point: str = "mean") -> SlopeComponent:
     lo, mid, hi = _quantiles(interval)
-    return SlopeComponent(median=train_quantile_booster(z, y, params, (mid,), seed),
+    return SlopeComponent(median=train_point_booster(z, y, params, point, seed),
                           tails=train_quantile_booster(z, y, params, (lo, hi), seed),
-                          quantiles=(lo, mid, hi), margin=margin)
+                          quantiles=(lo, mid, hi), margin=margin, point=point)
 
 
 def fit_slope(z: np.ndarray, y: np.ndarray, cfg: SlopeConfig, params: BoosterParams, folds: Folds,
@@ -89,20 +103,21 @@ def fit_slope(z: np.ndarray, y: np.ndarray, cfg: SlopeConfig, params: BoosterPar
         lo = np.empty(len(y))
         hi = np.empty(len(y))
         for tr, va in folds:
-            fold_model = _component(z[tr], y[tr], params, cfg.interval, seed)
+            fold_model = _component(z[tr], y[tr], params, cfg.interval, seed, point=cfg.point)
             lo[va], _, hi[va] = fold_model.predict(xgb.DMatrix(z[va], missing=np.nan, nthread=1))
         margin = conformal_margin(lo, hi, y, cfg.interval)
-    return _component(z, y, params, cfg.interval, seed, margin)
+    return _component(z, y, params, cfg.interval, seed, margin, point=cfg.point)
 
 
-def slope_cv_rmse(z: np.ndarray, y: np.ndarray, params: BoosterParams, folds: Folds, seed: int) -> float:
-    """Cross-validated RMSE (points/month) of the median prediction.
+def slope_cv_rmse(z: np.ndarray, y: np.ndarray, params: BoosterParams, folds: Folds, seed: int,
+                  point: str = "mean") -> float:
+    """Cross-validated RMSE (points/month) of the point prediction.
 
-    Tuning fits the median alone (the served point prediction); the tails model reuses the tuned parameters.
+    Tuning fits the point model alone (the served point prediction); the tails model reuses the tuned parameters.
     """
     errors = []
     for tr, va in folds:
-        booster = train_quantile_booster(z[tr], y[tr], params, (0.5,), seed)
+        booster = train_point_booster(z[tr], y[tr], params, point, seed)
         pred = np.asarray(booster.predict(xgb.DMatrix(z[va], missing=np.nan, nthread=1))).reshape(-1)
         errors.append((pred - y[va]) ** 2)
     return float(np.sqrt(np.mean(np.concatenate(errors))))

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from features import spec as S
-from features.model.bundle import StratifierModel
+from features.errors import UserInputError
+from features.model.bundle import StratifierModel, SurvivalComponent
 from features.model.derive import BaselineFeatures
 from training.config import TrainConfig
 from training.data.load import TrainingData, load_training_data
@@ -64,7 +65,8 @@ class TrainResult:
         return {"run_id": self.run_id, "model_name": self.model_name, "model_version": self.model_version,
                 "data_hash": self.data_hash, "landmark": self.landmark,
                 "biomarkers_measured": self.biomarkers_measured, "lcn2_ablation": self.lcn2_ablation,
-                "metrics": self.metrics}
+                # JSON has no NaN: an undefined metric (e.g. a survival metric without survival data) is null
+                "metrics": {k: (float(v) if np.isfinite(v) else None) for k, v in self.metrics.items()}}
 
 
 @dataclass
@@ -90,6 +92,9 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
     split = holdout_split(table, test_fraction=cfg.split.test_fraction, seed=cfg.split.seed)
     train, test = table.iloc[split.train].reset_index(drop=True), table.iloc[split.test].reset_index(drop=True)
     x_train, x_test = train[list(S.BASELINE_NAMES)], test[list(S.BASELINE_NAMES)]
+    # Refuse a cohort too small for the models before fitting anything (exit 2 naming the minimum and the count).
+    check_enough(int(train["alsfrs_r_slope_3_12"].notna().sum()), MIN_SLOPE_PATIENTS,
+                 "training patients with a slope outcome", "the slope model")
 
     say("features")
     deriver = BaselineFeatures(alsfrs_scale_max=scale).fit(x_train)
@@ -107,30 +112,40 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
     slope_folds = cv_folds(slope_rows, n_folds=cfg.split.cv_folds, seed=cfg.split.seed)
     zs, ys = z_train[has_y], y_train[has_y]
     say("tuning slope model")
-    slope_params = tune("slope", lambda p: slope_cv_rmse(zs, ys, p, slope_folds, cfg.split.seed),
+    slope_params = tune("slope", lambda p: slope_cv_rmse(zs, ys, p, slope_folds, cfg.split.seed, cfg.slope.point),
                         cfg.slope.params, cfg.tuning, "minimize", on_trial)
     say("fitting slope model")
     slope = fit_slope(zs, ys, cfg.slope, slope_params, slope_folds, cfg.split.seed)
 
-    # Survival: patients with follow-up beyond day 0 (time 0 carries no information for the likelihood).
+    # Survival: patients with follow-up after the landmark. A source without any survival outcome (DREAM-2012)
+    # gives a model without a survival part, and says so; a source with too few events is refused.
     ok_train, ok_test = out_train.has_followup, out_test.has_followup
-    surv_rows = train.loc[ok_train].reset_index(drop=True)
-    surv_folds = cv_folds(surv_rows, n_folds=cfg.split.cv_folds, seed=cfg.split.seed)
     zt = z_train[ok_train]
     tt, et = out_train.followup()
-    say("tuning survival model")
-    surv_params = tune("survival", lambda p: survival_cv_cindex(zt, tt, et, p, cfg.survival, surv_folds,
-                                                                 cfg.split.seed),
-                       cfg.survival.params, cfg.tuning, "maximize", on_trial)
-    say("fitting survival model")
-    survival = fit_survival(zt, tt, et, cfg.survival, surv_params, cfg.split.seed)
+    survival: SurvivalComponent | None = None
+    surv_params: Any = None
+    survival_note = "trained"
+    if not table["time_to_event_months"].notna().any():
+        survival_note = f"not trained: the {data.cohort.source} cohort has no survival outcome"
+    else:
+        check_enough(int(et.sum()), MIN_SURVIVAL_EVENTS, "endpoints among the training patients",
+                     "the survival model")
+        surv_rows = train.loc[ok_train].reset_index(drop=True)
+        surv_folds = cv_folds(surv_rows, n_folds=cfg.split.cv_folds, seed=cfg.split.seed)
+        say("tuning survival model")
+        surv_params = tune("survival", lambda p: survival_cv_cindex(zt, tt, et, p, cfg.survival, surv_folds,
+                                                                     cfg.split.seed),
+                           cfg.survival.params, cfg.tuning, "maximize", on_trial)
+        say("fitting survival model")
+        survival = fit_survival(zt, tt, et, cfg.survival, surv_params, cfg.split.seed)
 
     model = StratifierModel(features=deriver, subtype=subtype, slope=slope, survival=survival,
                             metadata={"model_name": cfg.model_name, "alsfrs_scale": scale, "spec_hash": S.spec_hash(),
                                       "data_hash": data.cohort.content_hash, "source": data.cohort.source,
                                       "landmark": data.cohort.landmark,
                                       "biomarkers_measured": biomarkers_measured(train),
-                                      "subtype_features": clustering_features(subtype, names)},
+                                      "subtype_features": clustering_features(subtype, names),
+                                      "survival_model": survival_note},
                             top_features=cfg.evaluation.top_features)
 
     say("evaluating")
@@ -147,9 +162,10 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
     base_slope = SlopeBaseline(scale).fit(train.loc[has_y], ys)
     base_pred = base_slope.predict(test.loc[has_y_test])
     metrics["baseline_slope_rmse"] = E.rmse(base_pred, y_test[has_y_test])
-    base_surv = SurvivalBaseline(scale).fit(train.loc[ok_train], tt, et)
-    base_risk = base_surv.risk(test.loc[ok_test])
-    metrics["baseline_survival_cindex"] = E.cindex(t_test[ok_test], e_test[ok_test], base_risk)
+    if survival is not None:
+        base_surv = SurvivalBaseline(scale).fit(train.loc[ok_train], tt, et)
+        base_risk = base_surv.risk(test.loc[ok_test])
+        metrics["baseline_survival_cindex"] = E.cindex(t_test[ok_test], e_test[ok_test], base_risk)
 
     tables: dict[str, pd.DataFrame] = {"subtype_selection": selection.table, "survival_calibration_24m": calib,
                                        "subtypes": model.subtype_table()}
@@ -178,7 +194,8 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
         "n_train_events": int(et.sum()), "n_test_events": int(e_test[ok_test].sum()),
     }
     model.metadata.update({"counts": counts, "metrics": {k: float(v) for k, v in metrics.items()}})
-    tuned = {"slope": slope_params.model_dump(), "survival": surv_params.model_dump()}
+    tuned = {"slope": slope_params.model_dump(),
+             "survival": surv_params.model_dump() if surv_params is not None else None}
     return Fitted(model=model, metrics=metrics, selection=selection, split=split, tables=tables, figures=figures,
                   tuned=tuned, counts=counts)
 
@@ -202,27 +219,53 @@ def lcn2_added_value(cfg: TrainConfig, train: pd.DataFrame, test: pd.DataFrame, 
 
     dm = xgb.DMatrix(z_te, missing=np.nan, nthread=1)
     p50_without = slope.predict(dm)[1]
-    t_tr, e_tr = out_tr.followup()
-    survival = fit_survival(z_tr[ok_train], t_tr, e_tr, cfg.survival, surv_params, cfg.split.seed)
-    risk_without = -survival.mu(dm)
-
     y = out_te.slope[has_y_test]
     with_p, without_p = pred["p50"][has_y_test], p50_without[has_y_test]
-    t, e = out_te.followup()
-    r_with, r_without = -pred["mu"][ok_test], risk_without[ok_test]
-
-    def cindex_diff(idx: np.ndarray) -> float:
-        return E.cindex(t[idx], e[idx], r_with[idx]) - E.cindex(t[idx], e[idx], r_without[idx])
 
     def rmse_diff(idx: np.ndarray) -> float:
         return E.rmse(without_p[idx], y[idx]) - E.rmse(with_p[idx], y[idx])
 
     # Paired: each difference evaluates both models on the same resampled patients.
     ev = cfg.evaluation
-    c, c_lo, c_hi = B.bootstrap_ci(cindex_diff, len(t), n_resamples=ev.n_bootstrap, seed=ev.seed)
     r, r_lo, r_hi = B.bootstrap_ci(rmse_diff, len(y), n_resamples=ev.n_bootstrap, seed=ev.seed)
-    return {"lcn2_added_cindex": c, "lcn2_added_cindex_ci_low": c_lo, "lcn2_added_cindex_ci_high": c_hi,
-            "lcn2_added_slope_rmse": r, "lcn2_added_slope_rmse_ci_low": r_lo, "lcn2_added_slope_rmse_ci_high": r_hi}
+    out = {"lcn2_added_slope_rmse": r, "lcn2_added_slope_rmse_ci_low": r_lo, "lcn2_added_slope_rmse_ci_high": r_hi}
+    if surv_params is None:  # no survival model (no survival outcome in the cohort): nothing to compare
+        return out
+    t_tr, e_tr = out_tr.followup()
+    survival = fit_survival(z_tr[ok_train], t_tr, e_tr, cfg.survival, surv_params, cfg.split.seed)
+    risk_without = -survival.mu(dm)
+    t, e = out_te.followup()
+    r_with, r_without = -pred["mu"][ok_test], risk_without[ok_test]
+
+    def cindex_diff(idx: np.ndarray) -> float:
+        return E.cindex(t[idx], e[idx], r_with[idx]) - E.cindex(t[idx], e[idx], r_without[idx])
+
+    c, c_lo, c_hi = B.bootstrap_ci(cindex_diff, len(t), n_resamples=ev.n_bootstrap, seed=ev.seed)
+    return {**out, "lcn2_added_cindex": c, "lcn2_added_cindex_ci_low": c_lo, "lcn2_added_cindex_ci_high": c_hi}
+
+
+MIN_SLOPE_PATIENTS = 50
+"""Fewest training patients with a slope outcome for a slope model (and its 5-fold tuning) to mean anything."""
+
+MIN_SURVIVAL_EVENTS = 20
+"""Fewest training endpoints for the survival model: with 10-20 events per predictor the usual floor for a
+handful of strong predictors, below it the curves and risk groups are noise."""
+
+
+class TooFewPatients(UserInputError):
+    """The cohort is too small for a model: the message names what is counted, the count and the minimum."""
+
+
+def check_enough(count: int, minimum: int, what: str, model: str) -> None:
+    """Refuse to fit ``model`` on fewer than ``minimum`` ``what`` (exit 2 from the CLI, never an internal error).
+
+    Raises
+    ------
+    TooFewPatients
+        ``"too few training patients with a slope outcome for the slope model: 3 (minimum 50)"``.
+    """
+    if count < minimum:
+        raise TooFewPatients(f"too few {what} for {model}: {count} (minimum {minimum})")
 
 
 def make_figures(model: StratifierModel, names: list[str], z_train: np.ndarray, test: pd.DataFrame,
@@ -242,14 +285,18 @@ def make_figures(model: StratifierModel, names: list[str], z_train: np.ndarray, 
     contrib = model.slope.contributions(xgb.DMatrix(z_train, missing=np.nan, nthread=1))[:, :-1]
     profile = model.subtype_table().set_index("name")
     numeric = profile.select_dtypes("number").drop(columns=["label"], errors="ignore")
-    return {
+    figures = {
         "slope_calibration.png": P.slope_calibration_plot(pred["p50"][has_y_test], y[has_y_test]),
-        "survival_calibration_24m.png": P.survival_calibration_plot(calib, 24.0),
-        "km_by_subtype.png": P.km_plot(t, e, subtype_names, "Kaplan-Meier by subtype (test patients)"),
-        "km_by_risk_group.png": P.km_plot(t, e, risk_names, "Kaplan-Meier by risk group (test patients)"),
         "subtype_profiles.png": P.subtype_profile_plot(numeric),
         "feature_importance.png": P.importance_plot(names, np.abs(contrib).mean(axis=0)),
     }
+    if model.survival is not None:  # a model without survival outcomes has no curves to draw
+        figures.update({
+            "survival_calibration_24m.png": P.survival_calibration_plot(calib, 24.0),
+            "km_by_subtype.png": P.km_plot(t, e, subtype_names, "Kaplan-Meier by subtype (test patients)"),
+            "km_by_risk_group.png": P.km_plot(t, e, risk_names, "Kaplan-Meier by risk group (test patients)"),
+        })
+    return figures
 
 
 def run_training(cfg: TrainConfig, *, stage: Stage | None = None) -> TrainResult:

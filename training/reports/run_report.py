@@ -77,6 +77,9 @@ def model_card_context(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, 
     main_keys = [k for k in m if k.startswith(("test_", "oracle_", "lcn2_added_")) and "." not in k]
     subgroup = {k: v for k, v in m.items() if "." in k}
     source = data.cohort.source
+    meta = fitted.model.metadata
+    lm = fitted.model.landmark
+    measured = list(meta.get("biomarkers_measured", []))
     description = f"synthetic ({data.description})" if source == "synthetic" else f"{source}: {data.description}"
     return ModelCardContext(
         model_name=cfg.model_name, model_version=model_version, run_id=run_id, data_source=description,
@@ -86,8 +89,20 @@ def model_card_context(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, 
         predictors=[(f.name, f.unit or "", f.description) for f in S.BASELINE_FIELDS],
         git_commit=git_state()["git_commit"], alsfrs_scale=data.cohort.alsfrs_scale, follow_up_months=follow,
         metrics=fold_intervals({k: m[k] for k in main_keys}),
-        baselines={"pre-slope linear regression (slope)": {"test_slope_rmse": m["baseline_slope_rmse"]},
-                   "ENCALS-predictor Cox model (survival)": {"test_survival_cindex": m["baseline_survival_cindex"]}},
+        baselines={name: values for name, values in (
+            ("pre-slope linear regression (slope)", {"test_slope_rmse": m.get("baseline_slope_rmse")}),
+            ("ENCALS-predictor Cox model (survival)", {"test_survival_cindex": m.get("baseline_survival_cindex")}),
+        ) if all(v is not None for v in values.values())},
+        outcomes=landmark_outcomes(lm),
+        eligibility=(
+            f"Prediction landmark: {lm.name} (L = day {lm.day}), {lm.description}. Every survival figure is in "
+            f"{lm.time_origin}. One row per patient; the slope model uses patients with a slope outcome, the "
+            f"survival model patients with an endpoint or follow-up after the landmark (patients whose endpoint or "
+            f"censoring falls at or before it have no survival outcome there). Biomarkers measured in the training "
+            f"data: {', '.join(measured) or 'none'}. Subtype model clusters on: "
+            f"{', '.join(meta.get('subtype_features', [])) or 'none'}. Survival model: {meta.get('survival_model')}. "
+            f"LCN2 ablation: {meta.get('lcn2_ablation')}. Setting and centres are those of the source; trial "
+            "treatment arms of the source are not modelled."),
         subgroup_metrics=subgroup, subgroup_min_size=cfg.evaluation.min_subgroup_size,
         calibration={k.removeprefix("test_"): m[k] for k in m if "calibration" in k},
         calibration_note="Slope: OLS of observed on predicted median (test patients with an outcome). Survival: "
@@ -97,12 +112,28 @@ def model_card_context(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, 
         environment=package_versions(), figures=figures,
         model_description=(
             "Subtype: Gaussian mixture on standardised baseline features, number of subtypes chosen by BIC among "
-            f"bootstrap-stable solutions (chosen K = {fitted.selection.k}). Slope: XGBoost multi-quantile regression "
-            "(p10, median, p90) with a split-conformal interval correction. Survival: XGBoost accelerated failure "
-            f"time model ({cfg.survival.distribution} errors) giving a survival curve, median survival and "
-            f"{cfg.survival.risk_groups} risk groups cut at training-set quantiles. Hyper-parameters by Optuna "
-            "(grouped cross-validation inside the training patients)."),
+            f"bootstrap-stable solutions (chosen K = {fitted.selection.k}). Slope: XGBoost point prediction (the "
+            f"conditional {fitted.model.slope.point}) with an 80 % interval from quantile boosters (p10, p90) and a "
+            "split-conformal correction. Survival: "
+            + (f"XGBoost accelerated failure time model, its location, slope and scale recalibrated out of fold "
+               f"({fitted.model.survival.distribution} errors chosen by out-of-fold likelihood), giving a survival "
+               f"curve, median survival and {cfg.survival.risk_groups} risk groups cut at training-set quantiles"
+               if fitted.model.survival is not None else str(meta.get("survival_model")))
+            + ". Hyper-parameters by Optuna (grouped cross-validation inside the training patients)."),
     )
+
+
+def landmark_outcomes(lm: S.Landmark) -> list[tuple[str, str]]:
+    """The outcome definitions at the model's landmark, in words (the card's Outcomes section)."""
+    window = "[0, 365]" if lm.slope_after_day < 0 else f"({lm.slope_after_day}, 365]"
+    return [
+        ("alsfrs_r_slope_3_12", "ALSFRS-R slope (points/month): ordinary least-squares slope of the ALSFRS-R total "
+         f"over the visits with day in {window}; needs at least 2 visits spanning at least 90 days, otherwise "
+         "missing (the patient is then excluded from the slope model, never imputed)."),
+        ("time_to_event_months, event_observed", f"Event-free survival ({lm.time_origin}): to the first of death, "
+         "tracheostomy or permanent ventilation (NIV more than 23 h/day); censored at the last contact day; no "
+         "outcome for a patient whose endpoint or censoring falls at or before the landmark."),
+    ]
 
 
 def log_run_artifacts(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, run_id: str,

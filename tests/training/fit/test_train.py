@@ -132,8 +132,8 @@ def test_predictions_obey_their_invariants(loaded: Any, candidates: pd.DataFrame
     assert out.index.equals(candidates.index)
     proba = out.filter(like="subtype_probability_").to_numpy()
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
-    assert (out["slope_p10"] <= out["slope_median"]).all()
-    assert (out["slope_median"] <= out["slope_p90"]).all()
+    assert (out["slope_p10"] <= out["slope_point"]).all()
+    assert (out["slope_point"] <= out["slope_p90"]).all()
     surv = out[["survival_probability_12m", "survival_probability_24m", "survival_probability_36m"]].to_numpy()
     assert ((surv >= 0) & (surv <= 1)).all()
     assert (np.diff(surv, axis=1) <= 0).all(), "survival curves must be non-increasing"
@@ -155,7 +155,7 @@ def test_fast_record_path_equals_the_frame_path(loaded: Any, candidates: pd.Data
     assert len(fast) == len(frame)
     for got, (_, want) in zip(fast, frame.iterrows(), strict=True):
         assert got["subtype"]["label"] == want["subtype_label"]
-        assert got["slope"]["median"] == pytest.approx(want["slope_median"], abs=1e-12)
+        assert got["slope"]["point"] == pytest.approx(want["slope_point"], abs=1e-12)
         assert got["slope"]["p10"] == pytest.approx(want["slope_p10"], abs=1e-12)
         assert got["survival"]["probability"]["24"] == pytest.approx(want["survival_probability_24m"], abs=1e-12)
         assert got["survival"]["risk_group"] == want["risk_group"]
@@ -174,7 +174,8 @@ def test_served_arrays_equal_the_boosters_own_predictions(loaded: Any, candidate
     np.testing.assert_allclose(arrays["p50"], median, rtol=0, atol=2e-5)
     exact = loaded.slope.median.predict(dm, pred_contribs=True, approx_contribs=True)
     np.testing.assert_allclose(arrays["contrib"], exact[:, :-1], rtol=0, atol=1e-6)
-    mu = loaded.survival.booster.predict(dm, output_margin=True)
+    # mu is the booster's margin through the out-of-fold recalibration (location and slope) learned in training
+    mu = loaded.survival.calibrate(loaded.survival.booster.predict(dm, output_margin=True))
     np.testing.assert_allclose(arrays["mu"], mu, rtol=0, atol=1e-6)
     tails = loaded.slope.tails.predict(dm).reshape(-1, 2)
     lo = np.minimum(np.minimum(tails.min(axis=1), median) - loaded.slope.margin, arrays["p50"])
