@@ -176,6 +176,11 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
         tables["subtype_vs_truth"] = agreement_with_truth(pred["chosen"], planted)[1].reset_index()
         true_slope = truth["true_slope_points_per_month"].to_numpy(dtype=float)
         metrics["oracle_slope_rmse"] = E.rmse(true_slope[has_y_test], y_test[has_y_test])
+        # The planted hazard multiplier ranks the held-out patients as well as anything could from baseline data:
+        # the ceiling a survival model's C-index is judged against (the simulator's noise sets it, not the model).
+        planted_risk = truth["hazard_multiplier"].to_numpy(dtype=float)
+        if survival is not None:
+            metrics["oracle_survival_cindex"] = E.cindex(t_test[ok_test], e_test[ok_test], planted_risk[ok_test])
 
     lcn2_measured = any(name in train.columns and train[name].notna().any() for name in S.LCN2_FIELDS)
     model.metadata["lcn2_ablation"] = ("evaluated" if cfg.lcn2_ablation and lcn2_measured else
