@@ -1,22 +1,20 @@
-"""DREAM-2012 external benchmark: the slope model on 1,822 real PRO-ACT patients, scored once on the official 625.
+"""DREAM-2012 external benchmark: the served model's training job on 1,822 real PRO-ACT patients, scored on the 625.
 
 The DREAM-Phil Bowen ALS Prediction Prize4Life (Küffner et al., Nat Biotechnol 2015;33:51-57) asks for the ALSFRS
 slope over months 3-12 (points/month, legacy 0-40 scale) from the first 3 months of trial data, scored by RMSD and
-Pearson r on 625 validation patients. The procedure here (``docs/benchmarks.md``):
- 1. Read the feature table with the project's importer (:func:`features.sources.dream2012.load_dream2012`): cohort
-fields,
-   not DREAM's 369 columns. Train on ``split == "train"`` (1,197) only.
-2. Derive the model matrix with :class:`features.model.derive.BaselineFeatures` (``alsfrs_scale_max=40``), fitted on the
-   training patients: the same transformer as training and serving.
-3. Tune the XGBoost slope model with the project's Optuna search (:func:`training.fit.progression.tune`, the project's
-   default parameters as trial 0) by grouped 5-fold cross-validation inside the training patients.
-4. Fit on all training patients and predict the 625 test patients once. Baselines (training mean, ΔFRS pre-slope
-   linear regression, the organisers' published predictions) are scored on the same patients.
+Pearson r on 625 validation patients. The benchmark is a thin wrapper of the training job, never a model of its own
+(``docs/benchmarks.md``):
 
-The point prediction uses a squared-error objective: RMSD is minimised by the conditional mean, and on this data
-(README of the data folder) a squared-error booster beats an absolute-error (median) one. The project's served
-model predicts the median with quantile boosters plus a conformal interval; it is fitted with the same tuned
-parameters and reported beside, with its 80 % interval coverage on the test patients.
+1. Read the feature table with the project's importer (:func:`features.sources.dream2012.load_dream2012`): cohort
+   fields, not DREAM's 369 columns, with DREAM's official split (1,197 training, 625 test patients).
+2. Build the training configuration exactly as ``alsstrat train --source dream2012`` does (the shipped default
+   configuration with ``data.source = dream2012``) and run the training job's
+   :func:`training.fit.train.fit_and_evaluate` on that cohort: it tunes, fits and evaluates the served bundle on the
+   official split (the cohort's ``split`` column), seeing the training patients only until the final scoring.
+3. Score the 625 test patients with the fitted bundle's own point prediction (``slope.point``, the conditional mean
+   in the shipped configuration) and interval, so the benchmark's RMSD and r are the training job's
+   ``test_slope_rmse`` and ``test_slope_pearson_r`` (checked, to :data:`SAME_NUMBER_TOLERANCE`). Baselines (training
+   mean, ΔFRS pre-slope linear regression, the organisers' published predictions) are scored on the same patients.
 
 The organisers' predictions are keyed by DREAM subject ids that the feature table does not carry. They are joined
 through the gold standard (subject id -> observed slope) by matching the test rows' observed slope to the gold
@@ -36,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,21 +43,25 @@ from pydantic import Field
 
 from features import spec as S
 from features.cohort.table import Cohort
-from features.model.derive import BaselineFeatures, build_model_input
+from features.model.bundle import StratifierModel
 from features.project import repository_root
 from features.sources.dream2012 import DREAM_FILE, SPLIT_COLUMN, load_dream2012, resolve_dream_file
-from training.config import BoosterParams, SlopeConfig, Strict, TuningConfig
-from training.data.splits import cv_folds
+from training.config import Strict, TrainConfig, load_config
+from training.data.load import TrainingData
 from training.evaluation import bootstrap as B
 from training.evaluation import metrics as E
+from training.evaluation.scoring import booster_importance, predict_cohort
 from training.fit.baselines import SlopeBaseline
-from training.fit.progression import _xgb_params, fit_slope, tune
+from training.fit.train import fit_and_evaluate
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
 
 EXPERIMENT = "benchmark-dream2012"
 """MLflow experiment of every benchmark run."""
+
+SOURCE = "dream2012"
+"""The training job's ``data.source`` for this benchmark."""
 
 GOLD_FILE = "goldstandard_625.csv"
 """DREAM subject id, observed slope of the 625 validation patients (official gold standard, no header)."""
@@ -73,6 +75,10 @@ N_TRAIN, N_TEST = 1197, 625
 TIE_TOLERANCE = 1e-9
 """Observed slopes closer than this (points/month) count as one value when joining by value. The two files agree to
 5e-15 (different float formatting); distinct slopes in the data differ by far more than 1e-9."""
+
+SAME_NUMBER_TOLERANCE = 1e-9
+"""Largest allowed difference (points/month for RMSD; unitless for r) between the benchmark's score and the training
+job's own test metric. Both come from the same bundle on the same patients, so only float round-off may differ."""
 
 TARGET_RMSD, TARGET_PEARSON_R = 0.515, 0.43
 """The issue's target on the 625 test patients (organisers' baseline 0.537 / 0.382)."""
@@ -109,28 +115,33 @@ PUBLISHED: dict[str, Reference] = {
 
 
 class BenchmarkConfig(Strict):
-    """Everything that decides the benchmark's numbers; logged in full with the run.
+    """The benchmark's own settings: only how its uncertainty is measured; logged with the run.
 
-    The defaults are the configuration reported in ``docs/benchmarks.md``. Changing any of them is a new
-    configuration whose test score must be recorded there (the test patients are scored once per configuration).
+    The model, its tuning and its split are the training job's (:func:`training_config`), never set here.
     """
 
-    # model_validate, not BoosterParams(): without the pydantic mypy plugin, mypy reads the configs' fields as required
-    params: BoosterParams = Field(
-        default=BoosterParams.model_validate({}),
-        description="Trial 0 of the search: the project's default booster parameters.",
-    )
-    tuning: TuningConfig = Field(
-        default=TuningConfig.model_validate({"n_trials": 24, "seed": 42}),
-        description="Optuna TPE budget and seed of the CV search.",
-    )
-    cv_folds: int = Field(default=5, ge=2, le=10)
-    seed: int = 42
-    point_objective: Literal["reg:squarederror", "reg:absoluteerror"] = Field(
-        default="reg:squarederror", description="XGBoost objective of the point prediction (RMSD asks for the mean)."
-    )
-    interval: float = Field(default=0.8, gt=0, lt=1, description="Nominal coverage of the served model's interval.")
-    n_bootstrap: int = Field(default=1000, ge=100)
+    n_bootstrap: int = Field(default=1000, ge=100, description="Resamples of whole tie groups for the 95 % intervals.")
+    seed: int = Field(default=42, description="Seed of the bootstrap draws.")
+
+
+def training_config(table_file: str | Path) -> TrainConfig:
+    """The configuration ``alsstrat train --source dream2012 --input <table_file>`` runs.
+
+    The shipped default configuration with ``data.source`` and ``data.input`` overridden, re-validated as the
+    command re-validates its overrides.
+
+    Parameters
+    ----------
+    table_file : path
+        The DREAM-2012 feature table (``als_dream2012.csv.gz``).
+
+    Returns
+    -------
+    TrainConfig
+    """
+    cfg = load_config(None)
+    data = cfg.data.model_copy(update={"source": SOURCE, "input": str(table_file)})
+    return TrainConfig.model_validate(cfg.model_copy(update={"data": data}).model_dump())
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -176,13 +187,18 @@ class OrganisersMatch:
 
 @dataclass
 class DreamData:
-    """The cohort split into training and test rows, the aligned organisers' baseline and the input hashes."""
+    """The cohort split into training and test rows, the aligned organisers' baseline and the input hashes.
+
+    ``train`` and ``test`` keep the cohort's row order, the order in which the training job's official split takes
+    them; ``table_file`` is the feature table the cohort was read from (the training job's ``data.input``).
+    """
 
     cohort: Cohort
     train: pd.DataFrame
     test: pd.DataFrame
     organisers: OrganisersMatch
     file_hashes: dict[str, str]
+    table_file: Path
 
 
 def _sha256(path: Path) -> str:
@@ -304,46 +320,13 @@ def load_benchmark_data(path: str | Path) -> DreamData:
     observed = test["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
     match = match_by_value(observed, gold, organisers)
     hashes = {name: _sha256(folder / name) for name in (table_file.name, GOLD_FILE, ORGANISERS_FILE)}
-    return DreamData(cohort=cohort, train=train, test=test, organisers=match, file_hashes=hashes)
+    return DreamData(cohort=cohort, train=train, test=test, organisers=match, file_hashes=hashes,
+                     table_file=table_file)
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The model
+# The model: the training job's, scored on the test patients
 # ----------------------------------------------------------------------------------------------------------------
-def fit_point_booster(
-    z: np.ndarray,
-    y: np.ndarray,
-    params: BoosterParams,
-    objective: str,
-    seed: int,
-    feature_names: list[str] | None = None,
-) -> xgb.Booster:
-    """The point-prediction booster: the project's booster settings with the benchmark's objective."""
-    booster_params = {**_xgb_params(params, seed), "objective": objective}
-    dm = xgb.DMatrix(z, label=y, missing=np.nan, nthread=1, feature_names=feature_names)
-    return xgb.train(booster_params, dm, num_boost_round=params.n_estimators)
-
-
-def _predict(booster: xgb.Booster, z: np.ndarray, feature_names: list[str] | None = None) -> np.ndarray:
-    dm = xgb.DMatrix(z, missing=np.nan, nthread=1, feature_names=feature_names)
-    return np.asarray(booster.predict(dm), dtype=float).reshape(-1)
-
-
-def out_of_fold(
-    z: np.ndarray,
-    y: np.ndarray,
-    params: BoosterParams,
-    folds: list[tuple[np.ndarray, np.ndarray]],
-    objective: str,
-    seed: int,
-) -> np.ndarray:
-    """Out-of-fold point predictions (points/month) of every training row."""
-    pred = np.empty(len(y))
-    for tr, va in folds:
-        pred[va] = _predict(fit_point_booster(z[tr], y[tr], params, objective, seed), z[va])
-    return pred
-
-
 @dataclass
 class BenchmarkResult:
     """Everything the benchmark measured (printed by ``alsstrat benchmark dream2012 --json``).
@@ -353,26 +336,37 @@ class BenchmarkResult:
     Attributes
     ----------
     rmsd, pearson_r : float
-        Our point prediction on the test patients.
+        The served bundle's point prediction on the test patients (the training job's ``test_slope_rmse`` and
+        ``test_slope_pearson_r``).
     ci : dict
         95 % bootstrap interval (low, high) over tie groups for ``rmsd``, ``pearson_r`` and the paired differences
         ``rmsd_minus_organisers``, ``pearson_r_minus_organisers``.
     baselines : dict
         ``{name: {"rmsd": ..., "pearson_r": ...}}`` for the training mean, the pre-slope regression and the
         organisers' baseline (r is None for the constant).
-    served_median : dict
-        The served model (quantile median + conformal interval): rmsd, pearson_r, interval_coverage (share),
-        interval_width, conformal_margin.
+    interval : dict
+        The bundle's interval on the test patients: ``nominal`` coverage (share), ``coverage`` (share of test
+        patients inside), ``width`` (mean, points/month) and ``conformal_margin`` (points/month).
     cv : dict
-        Out-of-fold RMSE and r of the chosen parameters inside the training patients, trials and folds.
+        The training job's tuning: ``rmse`` (pooled out-of-fold RMSE of the chosen parameters inside the training
+        patients, NaN without tuning), ``chosen_trial``, ``n_trials`` and ``folds``.
     params : dict
-        The chosen booster parameters.
+        The slope booster parameters the training job chose.
+    point : str
+        The served point prediction (``slope.point``: ``mean`` or ``median``).
     trials : list of dict
-        Every tuning trial: parameters and CV RMSE.
+        Every tuning trial of the training job: model, number, parameters and CV value.
     importance : DataFrame
-        Per feature: mean |SHAP contribution| on the training patients (points/month) and share of split gain.
+        Per feature of the served point model: mean |contribution| on the training patients (points/month, the
+        path-based attributions the service explains with) and share of split gain.
     counts : dict
         Patients, features and the tie structure of the organisers' join.
+    config : BenchmarkConfig
+        The bootstrap settings.
+    train_config : TrainConfig
+        The training job's configuration (what ``alsstrat train --source dream2012`` runs).
+    job_metrics : dict
+        The training job's own test metrics (``test_slope_rmse`` ...), from :func:`training.fit.train.fit_and_evaluate`.
     differences : dict
         Full-sample estimates of the paired differences whose intervals are in ``ci``.
     """
@@ -381,13 +375,16 @@ class BenchmarkResult:
     pearson_r: float
     ci: dict[str, tuple[float, float]]
     baselines: dict[str, dict[str, float | None]]
-    served_median: dict[str, float]
+    interval: dict[str, float]
     cv: dict[str, float]
     params: dict[str, Any]
+    point: str
     trials: list[TrialRecord]
     importance: pd.DataFrame
     counts: dict[str, int]
     config: BenchmarkConfig
+    train_config: TrainConfig
+    job_metrics: dict[str, float]
     data_hash: str
     file_hashes: dict[str, str]
     seconds: float = 0.0
@@ -398,18 +395,10 @@ class BenchmarkResult:
         """The benchmark table: one row per predictor, measured here or published (reference columns)."""
         rows: list[dict[str, Any]] = [
             {
-                "predictor": f"ours: XGBoost ({self.config.point_objective}), CV-tuned, cohort fields",
+                "predictor": f"ours: the served model (alsstrat train --source {SOURCE}), point = conditional "
+                f"{self.point}; {self.interval['nominal']:.0%} interval coverage {self.interval['coverage']:.3f}",
                 "rmsd": self.rmsd,
                 "pearson_r": self.pearson_r,
-                "published_rmsd": None,
-                "published_r": None,
-                "source": "this run",
-            },
-            {
-                "predictor": f"ours, served model: quantile median (same parameters), {self.config.interval:.0%} "
-                f"interval coverage {self.served_median['interval_coverage']:.3f}",
-                "rmsd": self.served_median["rmsd"],
-                "pearson_r": self.served_median["pearson_r"],
                 "published_rmsd": None,
                 "published_r": None,
                 "source": "this run",
@@ -448,7 +437,7 @@ class BenchmarkResult:
             "test_pearson_r": self.pearson_r,
             **{f"test_{k}_ci_low": v[0] for k, v in self.ci.items()},
             **{f"test_{k}_ci_high": v[1] for k, v in self.ci.items()},
-            **{f"served_{k}": v for k, v in self.served_median.items()},
+            **{f"test_interval_{k}": v for k, v in self.interval.items()},
             **{f"cv_{k}": v for k, v in self.cv.items()},
             **{f"baseline_{name}_{k}": v for name, s in self.baselines.items() for k, v in s.items() if v is not None},
             **{f"n_{k}": float(v) for k, v in self.counts.items()},
@@ -472,14 +461,17 @@ class BenchmarkResult:
                 "met": bool(self.rmsd <= TARGET_RMSD and self.pearson_r >= TARGET_PEARSON_R),
             },
             "baselines": {k: {m: num(v) for m, v in s.items()} for k, s in self.baselines.items()},
-            "served_median": {k: num(v) for k, v in self.served_median.items()},
+            "interval": {k: num(v) for k, v in self.interval.items()},
             "references": {
                 k: {"predictor": r.predictor, "rmsd": r.rmsd, "pearson_r": r.pearson_r, "source": r.source}
                 for k, r in PUBLISHED.items()
             },
             "cv": {k: num(v) for k, v in self.cv.items()},
             "params": self.params,
-            "point_objective": self.config.point_objective,
+            "point": self.point,
+            # The training job's own slope metrics on the same patients: rmsd and pearson_r above are these.
+            "training_job": {k: num(v) for k, v in self.job_metrics.items()
+                             if k.startswith("test_slope_") and "." not in k},
             "top_features": self.importance.head(10).to_dict(orient="records"),
             "counts": self.counts,
             "data_hash": self.data_hash,
@@ -490,21 +482,32 @@ class BenchmarkResult:
         }
 
 
-def feature_importance(booster: xgb.Booster, z: np.ndarray, names: list[str]) -> pd.DataFrame:
-    """Mean |SHAP contribution| (points/month) over the given rows, and the share of total split gain, per feature.
+def feature_importance(model: StratifierModel, train: pd.DataFrame) -> pd.DataFrame:
+    """Per derived feature of the bundle's point model: mean |contribution| over ``train`` and share of split gain.
 
-    Features the booster never split on are left out.
+    The contributions (points/month) are the path-based attributions the service explains its predictions with
+    (:meth:`features.model.bundle.SlopeComponent.contributions`); the gain shares come from
+    :func:`training.evaluation.scoring.booster_importance`. Features the point model never split on are left out.
+
+    Parameters
+    ----------
+    model : StratifierModel
+        The fitted bundle.
+    train : DataFrame
+        Cohort rows of the training patients (never the test patients).
+
+    Returns
+    -------
+    DataFrame
+        ``feature``, ``mean_abs_contribution`` (points/month) and ``gain_share`` (0-1), largest contribution first.
     """
-    contrib = booster.predict(xgb.DMatrix(z, missing=np.nan, nthread=1, feature_names=names), pred_contribs=True)
-    mean_abs = np.abs(np.asarray(contrib)[:, :-1]).mean(axis=0)  # last column is the bias
-    gain = {k: float(np.sum(v)) for k, v in booster.get_score(importance_type="total_gain").items()}
-    total_gain = sum(gain.values()) or 1.0
+    names = list(model.feature_names)
+    z = model.features.transform(train[list(S.BASELINE_NAMES)])
+    contrib = model.slope.contributions(xgb.DMatrix(z, missing=np.nan, nthread=1))
+    mean_abs = np.abs(contrib[:, :-1]).mean(axis=0)  # the last column is the bias
+    gain = booster_importance(model)["slope"]
     frame = pd.DataFrame(
-        {
-            "feature": names,
-            "mean_abs_contribution": mean_abs,
-            "gain_share": [gain.get(n, 0.0) / total_gain for n in names],
-        }
+        {"feature": names, "mean_abs_contribution": mean_abs, "gain_share": [gain.get(n, 0.0) for n in names]}
     )
     frame = frame[(frame["gain_share"] > 0) | (frame["mean_abs_contribution"] > 0)]
     return frame.sort_values("mean_abs_contribution", ascending=False).reset_index(drop=True)
@@ -517,98 +520,86 @@ def run_benchmark(
     stage: Stage | None = None,
     on_trial: Callable[[TrialRecord], None] | None = None,
 ) -> BenchmarkResult:
-    """Tune and fit on the training patients, then score the test patients once (no MLflow here).
+    """Run the training job on DREAM-2012's official split, then score its bundle on the test patients (no MLflow).
 
     Parameters
     ----------
     data : DreamData
         From :func:`load_benchmark_data`.
     cfg : BenchmarkConfig, optional
-        Defaults to the reported configuration.
+        The bootstrap settings; defaults to the reported ones.
     stage : callable, optional
         Called with a short status text at each step.
     on_trial : callable, optional
-        Called with each tuning trial's record (number, parameters, CV RMSE).
+        Called with each of the training job's tuning trials (model, number, parameters, CV value).
 
     Returns
     -------
     BenchmarkResult
+
+    Raises
+    ------
+    BenchmarkInputError
+        When a patient lacks the outcome.
+    RuntimeError
+        When the training job held out other patients than the official test patients, or its test metrics differ
+        from the benchmark's scores (one model, one number).
     """
     cfg = cfg or BenchmarkConfig()
     say = stage or (lambda s: None)
     started = time.perf_counter()
-    scale = data.cohort.alsfrs_scale
     train, test = data.train, data.test
     y_train = train["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
     y_test = test["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
     if np.isnan(y_train).any() or np.isnan(y_test).any():
         raise BenchmarkInputError("every DREAM-2012 patient must have the outcome dFRS")
 
-    say("features")
-    x_train, x_test = build_model_input(train), build_model_input(test)
-    deriver = BaselineFeatures(alsfrs_scale_max=scale).fit(x_train)
-    z_train, z_test = deriver.transform(x_train), deriver.transform(x_test)
-    names = [str(n) for n in deriver.get_feature_names_out()]
-
-    # --- everything up to the final fit sees the training patients only
-    folds = cv_folds(train, n_folds=cfg.cv_folds, seed=cfg.seed)
+    train_cfg = training_config(data.table_file)
     trials: list[TrialRecord] = []
 
-    oof: dict[str, np.ndarray] = {}  # out-of-fold predictions per trial, so the chosen one is not refitted
-
-    def objective(params: BoosterParams) -> float:
-        pred = out_of_fold(z_train, y_train, params, folds, cfg.point_objective, cfg.seed)
-        oof[params.model_dump_json()] = pred
-        return E.rmse(pred, y_train)
-
     def record(kind: str, number: int, params: dict[str, Any], value: float) -> None:
-        trial = {"trial": number, **params, "cv_rmse": value}
+        # The training job's callback signature; the key names its CV metric as the job's nested runs do.
+        trial = {"model": kind, "trial": number, **params, f"cv_{'rmse' if kind == 'slope' else 'cindex'}": value}
         trials.append(trial)
-        say(f"tuning: trial {number + 1}/{cfg.tuning.n_trials}, CV RMSE {value:.4f}")
+        say(f"tuning the {kind} model: trial {number + 1}/{train_cfg.tuning.n_trials}, CV {value:.4f}")
         if on_trial is not None:
             on_trial(trial)
 
-    say("tuning")
-    params = tune("slope", objective, cfg.params, cfg.tuning, "minimize", record)
-    cv_pred = oof.get(params.model_dump_json())
-    if cv_pred is None:  # no tuning (n_trials = 0), or parameters rebuilt with different float round-off
-        cv_pred = out_of_fold(z_train, y_train, params, folds, cfg.point_objective, cfg.seed)
-    cv = {
-        "rmse": E.rmse(cv_pred, y_train),
-        "pearson_r": E.pearson(cv_pred, y_train),
-        "n_trials": float(len(trials)),
-        "folds": float(cfg.cv_folds),
-    }
-
-    say("fitting")
-    booster = fit_point_booster(z_train, y_train, params, cfg.point_objective, cfg.seed, names)
-    served = fit_slope(
-        z_train, y_train, SlopeConfig(params=params, interval=cfg.interval, conformal=True), params, folds, cfg.seed
-    )
-    pre_slope = SlopeBaseline(scale).fit(train, y_train)
+    # --- the training job: everything up to the final scoring sees the training patients only
+    job_data = TrainingData(cohort=data.cohort, truth=None, description=f"{SOURCE} from {data.table_file.name}")
+    fitted = fit_and_evaluate(train_cfg, job_data, stage=say, on_trial=record)
+    model = fitted.model
+    ids = data.cohort.table["patient_id"].to_numpy()
+    if not np.array_equal(ids[fitted.split.test], test["patient_id"].to_numpy()):
+        raise RuntimeError("the training job held out other patients than DREAM-2012's official test patients")
+    pre_slope = SlopeBaseline(data.cohort.alsfrs_scale).fit(train, y_train)
     constant = float(y_train.mean())
-    importance = feature_importance(booster, z_train, names)
+    importance = feature_importance(model, train)
 
-    # --- the one look at the test patients
+    # --- the one look at the test patients, with the bundle's own point prediction and interval
     say("scoring the test patients")
-    ours = _predict(booster, z_test, names)
-    lo, p50, hi = served.predict(xgb.DMatrix(z_test, missing=np.nan, nthread=1))
+    pred = predict_cohort(model, test)
+    ours = pred.p50  # the served point: the conditional mean or median, as slope.point says
+    rmsd, r = E.rmse(ours, y_test), E.pearson(ours, y_test)
+    for name, value in (("test_slope_rmse", rmsd), ("test_slope_pearson_r", r)):
+        if not abs(value - fitted.metrics[name]) <= SAME_NUMBER_TOLERANCE:
+            raise RuntimeError(f"the benchmark's score {value!r} differs from the training job's {name} "
+                               f"{fitted.metrics[name]!r}")
     predictions = {
         "constant_training_mean": np.full(len(y_test), constant),
         "pre_slope_linear_regression": pre_slope.predict(test),
         "organisers_baseline": data.organisers.prediction,
     }
     baselines: dict[str, dict[str, float | None]] = {}
-    for key, pred in predictions.items():
-        r = E.pearson(pred, y_test)
-        baselines[key] = {"rmsd": E.rmse(pred, y_test), "pearson_r": None if math.isnan(r) else r}
-    coverage, width = E.interval_coverage(y_test, lo, hi)
-    served_metrics = {
-        "rmsd": E.rmse(p50, y_test),
-        "pearson_r": E.pearson(p50, y_test),
-        "interval_coverage": coverage,
-        "interval_width": width,
-        "conformal_margin": float(served.margin),
+    for key, base in predictions.items():
+        base_r = E.pearson(base, y_test)
+        baselines[key] = {"rmsd": E.rmse(base, y_test), "pearson_r": None if math.isnan(base_r) else base_r}
+    coverage, width = E.interval_coverage(y_test, pred.p10, pred.p90)
+    interval = {
+        "nominal": train_cfg.slope.interval,
+        "coverage": coverage,
+        "width": width,
+        "conformal_margin": float(model.slope.margin),
     }
 
     say("confidence intervals")
@@ -629,26 +620,37 @@ def run_benchmark(
         ci[key] = (res.ci_low, res.ci_high)
         if key.endswith("_minus_organisers"):
             differences[key] = res.estimate
+    slope_trials = [t for t in trials if t["model"] == "slope"]
+    best = min(slope_trials, key=lambda t: float(t["cv_rmse"])) if slope_trials else None
+    cv = {
+        "rmse": float(best["cv_rmse"]) if best else math.nan,
+        "chosen_trial": float(best["trial"]) if best else math.nan,
+        "n_trials": float(len(slope_trials)),
+        "folds": float(train_cfg.split.cv_folds),
+    }
     counts = {
         "train": len(train),
         "test": len(test),
-        "features": len(names),
+        "features": len(model.feature_names),
         "organisers_tie_groups": data.organisers.n_groups,
         "organisers_tied_rows": data.organisers.n_tied_rows,
         "organisers_largest_tie": data.organisers.largest_tie,
     }
     return BenchmarkResult(
-        rmsd=E.rmse(ours, y_test),
-        pearson_r=E.pearson(ours, y_test),
+        rmsd=rmsd,
+        pearson_r=r,
         ci=ci,
         baselines=baselines,
-        served_median=served_metrics,
+        interval=interval,
         cv=cv,
-        params=params.model_dump(),
+        params=dict(fitted.tuned["slope"]),
+        point=str(model.slope.point),
         trials=trials,
         importance=importance,
         counts=counts,
         config=cfg,
+        train_config=train_cfg,
+        job_metrics={k: float(v) for k, v in fitted.metrics.items()},
         data_hash=data.cohort.content_hash,
         file_hashes=data.file_hashes,
         seconds=time.perf_counter() - started,
@@ -686,17 +688,19 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
         f"{result.differences['rmsd_minus_organisers']:+.3f} ({ci['rmsd_minus_organisers'][0]:+.3f} to "
         f"{ci['rmsd_minus_organisers'][1]:+.3f}), r {result.differences['pearson_r_minus_organisers']:+.3f} "
         f"({ci['pearson_r_minus_organisers'][0]:+.3f} to {ci['pearson_r_minus_organisers'][1]:+.3f})",
-        f"CV inside the {result.counts['train']} training patients ({result.config.cv_folds} folds, "
-        f"{int(result.cv['n_trials'])} "
-        f"trials): RMSE {result.cv['rmse']:.3f}, r {result.cv['pearson_r']:.3f}; chosen: {p['n_estimators']} trees, "
-        f"depth {p['max_depth']}, learning rate {p['learning_rate']:.4g}, min child weight "
-        f"{p['min_child_weight']:.3g}, subsample {p['subsample']:.2f}, colsample {p['colsample_bytree']:.2f}",
+        f"the training job (alsstrat train --source {SOURCE}): CV inside the {result.counts['train']} training "
+        f"patients ({int(result.cv['folds'])} folds, {int(result.cv['n_trials'])} trials): RMSE "
+        f"{result.cv['rmse']:.3f}; chosen: {p['n_estimators']} trees, depth {p['max_depth']}, learning rate "
+        f"{p['learning_rate']:.4g}, min child weight {p['min_child_weight']:.3g}, subsample {p['subsample']:.2f}, "
+        f"colsample {p['colsample_bytree']:.2f}; point = conditional {result.point}; "
+        f"{result.interval['nominal']:.0%} interval: coverage {result.interval['coverage']:.3f}, mean width "
+        f"{result.interval['width']:.2f} points/month",
         f"target RMSD <= {TARGET_RMSD} and r >= {TARGET_PEARSON_R}: {'met' if met else 'NOT met'}",
     ]
 
 
 def log_run(result: BenchmarkResult, data: DreamData) -> str:
-    """Log one MLflow run in :data:`EXPERIMENT`: config, tuned parameters, metrics, tables, provenance tags.
+    """Log one MLflow run in :data:`EXPERIMENT`: configurations, tuned parameters, metrics, tables, provenance tags.
 
     Returns
     -------
@@ -713,19 +717,23 @@ def log_run(result: BenchmarkResult, data: DreamData) -> str:
         mlflow.set_tags(
             {
                 "data_hash": result.data_hash,
-                "source": "dream2012",
+                "source": SOURCE,
                 "spec_hash": S.spec_hash(),
                 "alsfrs_scale": str(data.cohort.alsfrs_scale),
                 "n_train": str(len(data.train)),
                 "n_test": str(len(data.test)),
-                "point_objective": result.config.point_objective,
+                "slope_point": result.point,
                 **{f"file_sha256.{name}": digest for name, digest in result.file_hashes.items()},
                 **T.git_state(),
             }
         )
+        # The training job's configuration under the names it logs them by (config.*), the benchmark's bootstrap
+        # settings (benchmark.*) and the parameters the job chose (tuned.*).
+        flat_train = T.flatten("", result.train_config.model_dump(mode="json"))
         mlflow.log_params(
             {
-                **{f"config.{k}": str(v) for k, v in T.flatten("", result.config.model_dump(mode="json")).items()},
+                **{f"config.{k}": str(v)[:6000] for k, v in flat_train.items()},
+                **{f"benchmark.{k}": str(v) for k, v in result.config.model_dump(mode="json").items()},
                 **{f"tuned.{k}": v for k, v in result.params.items()},
             }
         )
@@ -735,6 +743,7 @@ def log_run(result: BenchmarkResult, data: DreamData) -> str:
         mlflow.log_text(pd.DataFrame(result.trials).to_csv(index=False), "tuning_trials.csv")
         mlflow.log_text(result.importance.to_csv(index=False), "feature_importance.csv")
         mlflow.log_dict(result.to_json_dict(), "benchmark.json")
+        mlflow.log_dict(result.train_config.model_dump(mode="json"), "config.yaml")
         mlflow.log_dict(T.package_versions(), "environment.json")
         return str(run.info.run_id)
 
@@ -749,7 +758,7 @@ def benchmark_dream2012(
     path : path
         The DREAM-2012 folder (or its feature table file).
     cfg : BenchmarkConfig, optional
-        Defaults to the reported configuration.
+        The bootstrap settings; defaults to the reported ones.
     stage : callable, optional
         Status callback.
 

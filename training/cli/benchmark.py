@@ -21,11 +21,12 @@ def dream2012(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last on stdout.")] = False,
 ) -> None:
-    """Slope model on DREAM-2012: RMSD and Pearson r on the 625 real test patients.
+    """The served model on DREAM-2012: RMSD and Pearson r on the 625 real test patients.
 
-    Trains on the 1,197 training patients (tuned by cross-validation inside them), scores the 625 test patients
-    once, prints the table beside the baselines and published references, and logs the run to MLflow
-    (experiment benchmark-dream2012).
+    Runs the training job of `alsstrat train --source dream2012` (the shipped configuration; tuned by
+    cross-validation inside the 1,197 training patients), scores the 625 test patients with that model's own point
+    prediction and interval, prints the table beside the baselines and published references, and logs the run to
+    MLflow (experiment benchmark-dream2012). Nothing is registered.
     """
     from training.cli.common import BadInput, cli_errors, console, err_console
 

@@ -1,7 +1,9 @@
-"""The DREAM-2012 benchmark: the target on the 625 real test patients, MLflow logging, and the value join.
+"""The DREAM-2012 benchmark: the target on the 625 real test patients, one model with the training job, MLflow
+logging, and the value join.
 
-The end-to-end test runs ``alsstrat benchmark dream2012`` once (the reported configuration, about 1-2 minutes on two
-busy cores) against a private MLflow store; it is skipped when the shared data folder is absent.
+The end-to-end tests run ``alsstrat benchmark dream2012`` and ``alsstrat train --source dream2012`` once each (about
+15-40 s each on two busy cores) against a private MLflow store; they are skipped when the shared data folder is
+absent.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from training.benchmarks.dream2012 import (
     BenchmarkInputError,
     default_input,
     match_by_value,
+    training_config,
 )
 from training.cli.app import app
+from training.config import load_config
 from training.evaluation.bootstrap import interval
 from training.evaluation.metrics import pearson as pearson_r
 from training.evaluation.metrics import rmse as rmsd
@@ -46,6 +50,15 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def benchmark(home: Path, dream_dir: Path) -> dict[str, Any]:
     result = CliRunner().invoke(app, ["benchmark", "dream2012", "--input", str(dream_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    return last_json(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def training_job(home: Path, dream_dir: Path) -> dict[str, Any]:
+    """``alsstrat train --source dream2012`` on the same feature table, in the same private store."""
+    table = dream_dir / "als_dream2012.csv.gz"
+    result = CliRunner().invoke(app, ["train", "--source", "dream2012", "--input", str(table), "--json"])
     assert result.exit_code == 0, result.output
     return last_json(result.stdout)
 
@@ -71,11 +84,28 @@ def test_benchmark_meets_the_target_on_the_625_test_patients(benchmark: dict[str
     assert benchmark["rmsd"] < base["organisers_baseline"]["rmsd"] < base["pre_slope_linear_regression"]["rmsd"]
     lo, hi = benchmark["ci95"]["rmsd"]
     assert lo < benchmark["rmsd"] < hi
-    assert 0.0 <= benchmark["served_median"]["interval_coverage"] <= 1.0
+    shipped = load_config(None)
+    assert benchmark["interval"]["nominal"] == shipped.slope.interval
+    assert 0.0 <= benchmark["interval"]["coverage"] <= 1.0
     assert {"random_forest_369", "bart_tang_2019"} <= set(benchmark["references"])
-    assert (benchmark["cv"]["n_trials"], benchmark["cv"]["folds"]) == (24, 5)
-    assert benchmark["point_objective"] == "reg:squarederror"
+    # tuned and split as the shipped training configuration says, not by settings of the benchmark's own
+    assert (benchmark["cv"]["n_trials"], benchmark["cv"]["folds"]) == (shipped.tuning.n_trials, shipped.split.cv_folds)
+    assert benchmark["point"] == shipped.slope.point == "mean"
     assert benchmark["top_features"][0]["feature"]
+
+
+@pytest.mark.slow
+@pytest.mark.mlflow
+@pytest.mark.data
+def test_benchmark_reports_the_training_jobs_numbers(benchmark: dict[str, Any], training_job: dict[str, Any]) -> None:
+    # one model, one number: the benchmark is the training job's model scored on the same 625 patients
+    metrics = training_job["metrics"]
+    assert training_job["data_hash"] == benchmark["data_hash"]
+    assert training_job["landmark"] == "lead-in"
+    assert abs(benchmark["rmsd"] - metrics["test_slope_rmse"]) <= 1e-9
+    assert abs(benchmark["pearson_r"] - metrics["test_slope_pearson_r"]) <= 1e-9
+    assert abs(benchmark["interval"]["coverage"] - metrics["test_slope_interval_coverage_80"]) <= 1e-9
+    assert abs(benchmark["baselines"]["pre_slope_linear_regression"]["rmsd"] - metrics["baseline_slope_rmse"]) <= 1e-9
 
 
 @pytest.mark.slow
@@ -92,12 +122,15 @@ def test_the_run_is_logged_with_params_metrics_table_and_data_hash(benchmark: di
     assert run.data.tags["data_hash"] == benchmark["data_hash"]
     assert len(run.data.tags["data_hash"]) == 64
     assert run.data.tags["file_sha256.goldstandard_625.csv"] == benchmark["file_hashes"][GOLD_FILE]
-    assert {"git_commit", "spec_hash", "point_objective"} <= set(run.data.tags)
+    assert {"git_commit", "spec_hash", "slope_point"} <= set(run.data.tags)
     assert run.data.metrics["test_rmsd"] == pytest.approx(benchmark["rmsd"])
     assert run.data.metrics["test_pearson_r"] == pytest.approx(benchmark["pearson_r"])
     assert "baseline_organisers_baseline_rmsd" in run.data.metrics
     assert int(run.data.params["tuned.max_depth"]) == benchmark["params"]["max_depth"]
-    assert run.data.params["config.tuning.n_trials"] == "24"
+    # the logged configuration is the training job's
+    assert run.data.params["config.tuning.n_trials"] == str(load_config(None).tuning.n_trials)
+    assert run.data.params["config.data.source"] == "dream2012"
+    assert run.data.params["benchmark.n_bootstrap"] == "1000"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {
         "benchmark_table.md",
@@ -105,6 +138,7 @@ def test_the_run_is_logged_with_params_metrics_table_and_data_hash(benchmark: di
         "tuning_trials.csv",
         "feature_importance.csv",
         "benchmark.json",
+        "config.yaml",
     } <= artifacts
 
 
@@ -137,6 +171,16 @@ def test_folder_without_the_gold_standard_exits_2(tmp_path: Path, dream_dir: Pat
     result = CliRunner().invoke(app, ["benchmark", "dream2012", "--input", str(tmp_path)])
     assert result.exit_code == 2
     assert f"gold standard not found: {tmp_path / GOLD_FILE}" in result.stderr
+
+
+def test_training_config_is_the_shipped_one_with_the_dream_source(tmp_path: Path) -> None:
+    table = tmp_path / "als_dream2012.csv.gz"
+    cfg = training_config(table)
+    assert (cfg.data.source, cfg.data.input) == ("dream2012", str(table))
+    assert cfg.data.resolved_landmark == "lead-in"
+    shipped = load_config(None).model_dump()
+    shipped.pop("data")
+    assert {k: v for k, v in cfg.model_dump().items() if k != "data"} == shipped
 
 
 def test_default_input_is_beside_the_repository_whatever_the_working_directory(
