@@ -3,7 +3,8 @@
 Sections (``python -m bench.run --only NAME`` runs one): ``simulate`` (10,000 patients), ``cohort`` (cohort
 assembly and the PRO-ACT-scale import), ``transform`` (serving-side feature transform of one candidate),
 ``train`` (training time and peak memory at 1k/10k/50k patients), ``serving`` (the BentoML service against
-``mlflow models serve`` on the same registered model, with in-process prediction as the floor).
+``mlflow models serve`` on the same registered model, with in-process prediction as the floor), ``hostile`` (64
+clients for 60 s, 4,000 unknown paths, the bad-body table, ``kill -9`` mid-batch; :mod:`bench.hostile`).
 
 Whole-process figures come from ``os.wait4`` (wall time measured around it, peak resident memory of the child).
 The machine is shared and noisy: compare figures taken in the same run, and prefer ratios.
@@ -154,16 +155,23 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _serving_home(work: Path) -> tuple[Path, dict[str, str]]:
+    """A project home with one trained model (1,000 patients), trained once per run for the serving sections."""
+    home = work / "serving"
+    env = {**os.environ, "ALSSTRAT_HOME": str(home), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    if not (home / "train.log").exists():
+        home.mkdir(exist_ok=True)
+        _train_config(home / "config.yaml", 1000)
+        timed_process([str(BIN / "alsstrat"), "train", "--config", str(home / "config.yaml")], env=env,
+                      log=home / "train.log")
+    return home, env
+
+
 def section_serving(work: Path) -> str:
     from bench.http_load import run_load, wait_ready
 
-    home = work / "serving"
-    home.mkdir()
-    _train_config(home / "config.yaml", 1000)
-    env = {**os.environ, "ALSSTRAT_HOME": str(home), "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    timed_process([str(BIN / "alsstrat"), "train", "--config", str(home / "config.yaml")], env=env,
-                  log=home / "train.log")
+    home, env = _serving_home(work)
     uri = f"models:/{MODEL_NAME}/1"
     tracking = f"sqlite:///{home / 'mlruns' / 'mlflow.db'}"
 
@@ -266,6 +274,32 @@ def section_serving(work: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def section_hostile(work: Path) -> str:
+    """Issue 16's hostile checks against a real server (see :mod:`bench.hostile`)."""
+    from bench import hostile
+    from bench.http_load import wait_ready
+    from serving.config import worker_environment
+
+    home, env = _serving_home(work)
+    audit = home / "hostile-audit.jsonl"
+    max_body = 32 * 1024 * 1024
+    server_env = {**worker_environment(env), "ALSSTRAT_MODEL_URI": f"models:/{MODEL_NAME}/1",
+                  "ALSSTRAT_API_TOKENS": TOKEN, "ALSSTRAT_AUDIT_LOG": str(audit),
+                  "ALSSTRAT_MAX_BODY_BYTES": str(max_body), "ALSSTRAT_PREDICT_THREADS": str(PREDICT_THREADS)}
+    server = _start([str(BIN / "bentoml"), "serve", "serving.service:ALSStratifier", "--host", "127.0.0.1",
+                     "--port", hostile.URL.rsplit(":", 1)[1]], server_env, home / "hostile-server.log")
+    try:
+        wait_ready(hostile.URL, "/readyz")
+        soaked = hostile.soak(TOKEN, CANDIDATE)
+        paths = hostile.unknown_paths()
+        bodies = hostile.bad_bodies(TOKEN, CANDIDATE, max_body)
+        killed = hostile.kill_mid_batch(server, TOKEN, varied_candidates(10_000, seed=5), audit)
+    finally:
+        if server.poll() is None:
+            _stop(server)
+    return hostile.report(soaked, paths, bodies, killed)
+
+
 def timed_call(fn: Any) -> float:
     started = time.perf_counter()
     fn()
@@ -280,10 +314,11 @@ def _pct(values: Sequence[float], q: float) -> float:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", action="append", choices=["simulate", "cohort", "transform", "train", "serving"])
+    parser.add_argument("--only", action="append",
+                        choices=["simulate", "cohort", "transform", "train", "serving", "hostile"])
     parser.add_argument("--train-sizes", default="1000,10000,50000")
     ns = parser.parse_args(argv)
-    chosen = ns.only or ["simulate", "cohort", "transform", "train", "serving"]
+    chosen = ns.only or ["simulate", "cohort", "transform", "train", "serving", "hostile"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="alsstrat-bench-"))
     machine = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}"
@@ -300,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 body = section_transform()
             elif name == "train":
                 body = section_train(work, [int(s) for s in ns.train_sizes.split(",")])
+            elif name == "hostile":
+                body = section_hostile(work)
             else:
                 body = section_serving(work)
             print(body, flush=True)
