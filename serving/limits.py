@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import bentoml
@@ -118,7 +119,7 @@ async def _respond(send: Any, status: int, headers: list[tuple[bytes, bytes]], b
     await send({"type": "http.response.body", "body": body})
 
 
-def duplicate_key(scope: Scope, rows: list[Any]) -> str | None:
+def duplicate_key(scope: Mapping[str, Any], rows: list[Any]) -> str | None:
     """The first key that a JSON object of the request body repeats, or None.
 
     JSON parsers, pydantic's included, keep the last of repeated keys silently, so ``{"sex": "female", ...,
