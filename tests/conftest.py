@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,3 +28,12 @@ def dream_dir() -> Path:
     if not (DREAM_DIR / "als_dream2012.csv.gz").is_file():
         pytest.skip(f"DREAM-2012 data not found at {DREAM_DIR}")
     return DREAM_DIR
+
+
+@pytest.fixture(scope="module")
+def private_store(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A private project home for one test module: its own mlruns/mlflow.db, never the developer's store."""
+    from tests.stores import private_home
+
+    with private_home(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])) as path:
+        yield path

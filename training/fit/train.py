@@ -199,8 +199,8 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
         "n_train_events": int(et.sum()), "n_test_events": int(e_test[ok_test].sum()),
     }
     model.metadata.update({"counts": counts, "metrics": {k: float(v) for k, v in metrics.items()}})
-    tuned = {"slope": slope_params.model_dump(),
-             "survival": surv_params.model_dump() if surv_params is not None else None}
+    # a model without a survival part records no survival parameters
+    tuned = {"slope": slope_params.model_dump(), **({"survival": surv_params.model_dump()} if surv_params else {})}
     return Fitted(model=model, metrics=metrics, selection=selection, split=split, tables=tables, figures=figures,
                   tuned=tuned, counts=counts)
 

@@ -89,10 +89,10 @@ def model_card_context(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, 
         predictors=[(f.name, f.unit or "", f.description) for f in S.BASELINE_FIELDS],
         git_commit=git_state()["git_commit"], alsfrs_scale=data.cohort.alsfrs_scale, follow_up_months=follow,
         metrics=fold_intervals({k: m[k] for k in main_keys}),
-        baselines={name: values for name, values in (
-            ("pre-slope linear regression (slope)", {"test_slope_rmse": m.get("baseline_slope_rmse")}),
-            ("ENCALS-predictor Cox model (survival)", {"test_survival_cindex": m.get("baseline_survival_cindex")}),
-        ) if all(v is not None for v in values.values())},
+        baselines={name: {metric: m[key]} for name, metric, key in (
+            ("pre-slope linear regression (slope)", "test_slope_rmse", "baseline_slope_rmse"),
+            ("ENCALS-predictor Cox model (survival)", "test_survival_cindex", "baseline_survival_cindex"),
+        ) if key in m},
         outcomes=landmark_outcomes(lm),
         eligibility=(
             f"Prediction landmark: {lm.name} (L = day {lm.day}), {lm.description}. Every survival figure is in "

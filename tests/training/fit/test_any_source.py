@@ -3,14 +3,13 @@ official hold-out, the lead-in landmark) and PRO-ACT exports too small for a mod
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.stores import last_json, private_home
+from tests.stores import last_json
 from training.cli.app import app
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -20,9 +19,8 @@ DREAM_TARGET_PEARSON_R = 0.43
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    with private_home(tmp_path_factory.mktemp("alsstrat-any-source")) as path:
-        yield path
+def home(private_store: Path) -> Path:
+    return private_store
 
 
 @pytest.fixture(scope="module")

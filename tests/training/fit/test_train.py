@@ -229,8 +229,7 @@ def test_bad_config_key_is_refused_with_exit_2(home: Path) -> None:
     bad.write_text("split: {test_fraction: 0.2, folds: 5}\n")
     result = CliRunner().invoke(app, ["train", "--config", str(bad)])
     assert result.exit_code == 2
-    assert "split.folds" in result.output
-    assert "Extra inputs are not permitted" in result.output
+    assert "split.folds: unknown setting (check its spelling)" in result.output
 
 
 def test_same_seed_and_data_give_identical_metrics() -> None:
