@@ -129,7 +129,7 @@ def bad_bodies(token: str, candidate: dict[str, Any], max_body: int) -> list[tup
 
 
 def kill_mid_batch(server: Any, token: str, rows: list[dict[str, Any]], audit: Path) -> dict[str, Any]:
-    """SIGKILL the server's whole process group while a large batch is in flight; then read the audit log."""
+    """SIGKILL the server and every one of its workers while a large batch is in flight; then read the audit log."""
     body = json.dumps({"candidates": rows}).encode()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
@@ -139,10 +139,18 @@ def kill_mid_batch(server: Any, token: str, rows: list[dict[str, Any]], audit: P
         except httpx.HTTPError:
             pass  # the server is killed under it: that is the point
 
+    import psutil
+
+    # BentoML starts each worker in a process group of its own: list the whole tree before killing it.
+    tree = [server.pid, *(child.pid for child in psutil.Process(server.pid).children(recursive=True))]
     flight = threading.Thread(target=send)
     flight.start()
     time.sleep(0.15)  # the body is on its way or being scored
-    os.killpg(server.pid, signal.SIGKILL)
+    for pid in tree:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     server.wait(timeout=30)
     flight.join(timeout=60)
     text = audit.read_text() if audit.exists() else ""
