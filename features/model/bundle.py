@@ -117,6 +117,10 @@ class SlopeComponent:
     quantiles: tuple[float, float, float]
     margin: float = 0.0
     point: str = "median"
+    group_cuts: np.ndarray | None = None
+    """Boundaries (points/month, on the point prediction) of the predicted-rate groups calibrated separately."""
+    group_margins: np.ndarray | None = None
+    """Shape (groups, 2): the (lower, upper) conformal correction per group; None: the symmetric ``margin``."""
 
     def predict(self, dm: xgb.DMatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(p10, median, p90) in points/month."""
@@ -136,10 +140,19 @@ class SlopeComponent:
         return lo, p50, hi, contrib
 
     def interval(self, p50: np.ndarray, tails: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(p10, p90) from the median and the tails model's two quantiles, with the conformal margin applied."""
-        # Independently grown quantile trees can cross; the interval always contains the median.
-        lo = np.minimum(tails.min(axis=1), p50) - self.margin
-        hi = np.maximum(tails.max(axis=1), p50) + self.margin
+        """(p10, p90) from the point and the tails model's two quantiles, with the conformal corrections applied.
+
+        With per-group corrections (Mondrian, by predicted rate), each row takes its group's lower and upper
+        margin; otherwise the one symmetric ``margin``.
+        """
+        if self.group_margins is not None and self.group_cuts is not None:
+            group = np.searchsorted(self.group_cuts, p50, side="right")
+            below, above = self.group_margins[group, 0], self.group_margins[group, 1]
+        else:
+            below = above = np.full(len(p50), self.margin)
+        # Independently grown quantile trees can cross; the interval always contains the point.
+        lo = np.minimum(tails.min(axis=1), p50) - below
+        hi = np.maximum(tails.max(axis=1), p50) + above
         return np.minimum(lo, p50), np.maximum(hi, p50)
 
     def contributions(self, dm: xgb.DMatrix) -> np.ndarray:

@@ -134,6 +134,39 @@ def _subgroups(groups: Mapping[str, np.ndarray], rows: np.ndarray, name: str, fn
     return M.subgroup_metrics(series, {name: fn}, min_size=min_size)[0]
 
 
+def conditional_coverage(y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray,
+                         onset_site: np.ndarray) -> dict[str, float]:
+    """80 % interval coverage where it matters, not only on average: by onset site and by predicted-rate tertile.
+
+    Parameters
+    ----------
+    y, p10, p50, p90 : ndarray
+        Observed slope and the interval and point (points/month), patients with a slope outcome only.
+    onset_site : ndarray of str
+        Onset site per patient.
+
+    Returns
+    -------
+    dict
+        ``slope_interval_coverage_80_bulbar`` / ``_limb`` and ``slope_interval_coverage_80_pred_tertile_1..3``
+        (1 = fastest predicted decline), each the share of patients whose observed slope lies in [p10, p90]; NaN
+        for a group with fewer than 5 patients.
+    """
+    covered = (p10 <= y) & (y <= p90)
+    out: dict[str, float] = {}
+    for site in ("bulbar", "limb"):
+        sel = onset_site == site
+        out[f"slope_interval_coverage_80_{site}"] = float(covered[sel].mean()) if sel.sum() >= 5 else math.nan
+    if len(y) >= 15:
+        # Tertiles of the predicted slope: the most negative third (fastest predicted decline) is tertile 1.
+        cuts = np.quantile(p50, [1 / 3, 2 / 3])
+        tertile = np.searchsorted(cuts, p50, side="right") + 1
+        for k in (1, 2, 3):
+            sel = tertile == k
+            out[f"slope_interval_coverage_80_pred_tertile_{k}"] = float(covered[sel].mean()) if sel.any() else math.nan
+    return out
+
+
 def cohort_metrics(pred: Predictions, out: Outcomes, idx: np.ndarray | None = None, *,
                    train_followup: tuple[np.ndarray, np.ndarray] | None = None,
                    subgroup_min_size: int | None = None) -> dict[str, float]:
@@ -164,6 +197,7 @@ def cohort_metrics(pred: Predictions, out: Outcomes, idx: np.ndarray | None = No
     m: dict[str, float] = dict.fromkeys(SLOPE_METRICS + SURVIVAL_METRICS, math.nan)
     if hy.sum() >= 2:
         m.update(_safe(lambda: _slope(y[hy], p10[hy], p50[hy], p90[hy]), SLOPE_METRICS))
+        m.update(conditional_coverage(y[hy], p10[hy], p50[hy], p90[hy], out.groups["onset_site"][sel][hy]))
     tt, ee, mm = t[ok], e[ok], mu[ok]
     if ok.sum() >= 2:
         m["survival_cindex"] = M.cindex(tt, ee, -mm)

@@ -99,14 +99,65 @@ def fit_slope(z: np.ndarray, y: np.ndarray, cfg: SlopeConfig, params: BoosterPar
     folds : list of (train, validation) positions into ``z``
     """
     margin = 0.0
+    group_margins: np.ndarray | None = None
+    cuts: np.ndarray | None = None
     if cfg.conformal:
         lo = np.empty(len(y))
+        mid = np.empty(len(y))
         hi = np.empty(len(y))
         for tr, va in folds:
             fold_model = _component(z[tr], y[tr], params, cfg.interval, seed, point=cfg.point)
-            lo[va], _, hi[va] = fold_model.predict(xgb.DMatrix(z[va], missing=np.nan, nthread=1))
+            lo[va], mid[va], hi[va] = fold_model.predict(xgb.DMatrix(z[va], missing=np.nan, nthread=1))
         margin = conformal_margin(lo, hi, y, cfg.interval)
-    return _component(z, y, params, cfg.interval, seed, margin, point=cfg.point)
+        cuts, group_margins = mondrian_margins(lo, mid, hi, y, cfg.interval)
+    component = _component(z, y, params, cfg.interval, seed, margin, point=cfg.point)
+    component.group_cuts, component.group_margins = cuts, group_margins
+    return component
+
+
+MONDRIAN_GROUPS = 3
+"""Predicted-rate groups (tertiles of the out-of-fold point prediction) calibrated separately."""
+
+
+def mondrian_margins(lo: np.ndarray, mid: np.ndarray, hi: np.ndarray, y: np.ndarray,
+                     interval: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-group, per-tail split-conformal corrections: coverage that holds where it matters, not only on average.
+
+    Mondrian conformal prediction (Vovk et al. 2005) by tertile of the predicted slope, and each tail corrected on
+    its own (asymmetric CQR, Romano et al. 2019, section 6): within every group, about (1 - interval) / 2 of the
+    out-of-fold patients fall below the lower bound and as many above the upper one. One symmetric margin for all
+    patients had covered the fastest progressors only 0.58-0.78 of the time at a nominal 0.80.
+
+    Parameters
+    ----------
+    lo, mid, hi : ndarray
+        Out-of-fold lower quantile, point and upper quantile predictions (points/month).
+    y : ndarray
+        Observed slopes (points/month).
+    interval : float
+        Nominal coverage (0.8).
+
+    Returns
+    -------
+    (cuts, margins)
+        ``cuts``: the group boundaries on the point prediction (ascending, ``MONDRIAN_GROUPS - 1`` values);
+        ``margins``: shape (groups, 2), the (lower, upper) correction of each group in points/month (positive
+        widens the interval).
+    """
+    cuts = np.quantile(mid, np.arange(1, MONDRIAN_GROUPS) / MONDRIAN_GROUPS)
+    group = np.searchsorted(cuts, mid, side="right")
+    tail = (1.0 + interval) / 2.0  # each tail keeps (1 - interval) / 2 outside
+    margins = np.zeros((MONDRIAN_GROUPS, 2))
+    for g in range(MONDRIAN_GROUPS):
+        sel = group == g
+        n = int(sel.sum())
+        if n < 10:  # too few to calibrate on their own: the pooled symmetric margin applies
+            margins[g] = conformal_margin(lo, hi, y, interval)
+            continue
+        level = min(1.0, math.ceil((n + 1) * tail) / n)
+        margins[g, 0] = float(np.quantile(lo[sel] - y[sel], level, method="higher"))
+        margins[g, 1] = float(np.quantile(y[sel] - hi[sel], level, method="higher"))
+    return cuts, margins
 
 
 def slope_cv_rmse(z: np.ndarray, y: np.ndarray, params: BoosterParams, folds: Folds, seed: int,
