@@ -176,6 +176,11 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
         tables["subtype_vs_truth"] = agreement_with_truth(pred["chosen"], planted)[1].reset_index()
         true_slope = truth["true_slope_points_per_month"].to_numpy(dtype=float)
         metrics["oracle_slope_rmse"] = E.rmse(true_slope[has_y_test], y_test[has_y_test])
+        # Coverage for the patients a trial worries about most: planted fast progressors (<= -1 point/month).
+        fast = has_y_test & (true_slope <= -1.0)
+        if fast.sum() >= 5:
+            inside = (pred["p10"][fast] <= y_test[fast]) & (y_test[fast] <= pred["p90"][fast])
+            metrics["test_slope_interval_coverage_80_true_fast"] = float(inside.mean())
         # The planted hazard multiplier ranks the held-out patients as well as anything could from baseline data:
         # the ceiling a survival model's C-index is judged against (the simulator's noise sets it, not the model).
         planted_risk = truth["hazard_multiplier"].to_numpy(dtype=float)
