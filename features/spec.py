@@ -609,22 +609,29 @@ PLAUSIBLE_RANGES: tuple[PlausibleRange, ...] = (
 
 @dataclass(frozen=True)
 class AtMost:
-    """A cross-field rule: ``field`` must not exceed ``limit_field`` (both in the same unit)."""
+    """A cross-field rule: ``field`` must not exceed ``limit_field`` (both in the same unit), plus, when
+    ``landmark_months`` is set, the months from day 0 to the landmark (what may happen between the index visit
+    and the prediction time, e.g. a diagnosis during a lead-in)."""
 
     field: str
     limit_field: str
     reason: str
+    landmark_months: bool = False
 
-    def problem(self, value: float, limit: float) -> str | None:
-        """None when ``value`` <= ``limit``, else the message naming both values and why."""
-        if value <= limit:
+    def problem(self, value: float, limit: float, landmark_day: int = 0) -> str | None:
+        """None when ``value`` <= ``limit`` (+ the landmark's months), else the message naming both values and why."""
+        allowed = limit + (landmark_day / DAYS_PER_MONTH if self.landmark_months else 0.0)
+        if value <= allowed:
             return None
-        return f"must be <= {self.limit_field} ({_num(limit)}), got {_num(value)}: {self.reason}"
+        extra = f" + {_num(round(landmark_day / DAYS_PER_MONTH, 2))} months to the landmark" \
+            if self.landmark_months and landmark_day else ""
+        return f"must be <= {self.limit_field}{extra} ({_num(round(allowed, 4))}), got {_num(value)}: {self.reason}"
 
 
 CROSS_FIELD_RULES: tuple[AtMost, ...] = (
     AtMost("diagnostic_delay_months", "months_since_onset",
-           "the diagnosis cannot come after day 0, so onset-to-diagnosis cannot exceed onset-to-day-0"),
+           "the diagnosis cannot come after the landmark, so onset-to-diagnosis cannot exceed onset-to-landmark",
+           landmark_months=True),
 )
 """Rules between the fields of one candidate (the raw tables state the same as diagnosis_day >= onset_day)."""
 
