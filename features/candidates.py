@@ -146,7 +146,7 @@ def validate_candidate(row: Any, landmark: str = S.DEFAULT_LANDMARK,
     if not isinstance(row, Mapping):
         return None, CandidateError("candidate", "each candidate must be a JSON object")
     try:
-        return _checked(dict(_row_adapter(landmark).validate_python(row)))
+        return _checked(dict(_row_adapter(landmark).validate_python(row)), landmark)
     except ValidationError as exc:
         return None, _row_error(exc, landmark)
 
@@ -220,7 +220,7 @@ def validate_candidates(rows: Sequence[Any], landmark: str = S.DEFAULT_LANDMARK)
                 assert values is not None
                 checked.append(values)
                 positions.append(i)
-    checked, positions = _drop_implausible(checked, positions, errors)
+    checked, positions = _drop_implausible(checked, positions, errors, landmark)
     client_ids = [values.pop(CANDIDATE_ID, None) for values in checked]
     return CandidateBatch(checked, positions, client_ids, errors)
 
@@ -231,7 +231,7 @@ def _plausibility_rules() -> tuple[dict[str, S.PlausibleRange], tuple[S.AtMost, 
     return ({r.field: r for r in S.PLAUSIBLE_RANGES}, S.CROSS_FIELD_RULES, frozenset(S.WHOLE_NUMBER_FIELDS))
 
 
-def implausibility(values: Mapping[str, Any]) -> CandidateError | None:
+def implausibility(values: Mapping[str, Any], landmark: str = S.DEFAULT_LANDMARK) -> CandidateError | None:
     """The first plausibility rule of the spec (:data:`features.spec.PLAUSIBLE_RANGES`, cross-field rules, whole
     numbers) that a schema-valid candidate breaks, or None.
 
@@ -245,7 +245,7 @@ def implausibility(values: Mapping[str, Any]) -> CandidateError | None:
     for rule in cross:
         value, limit = values.get(rule.field), values.get(rule.limit_field)
         if value is not None and limit is not None:
-            message = rule.problem(value, limit)
+            message = rule.problem(value, limit, S.landmark(landmark).day)
             if message is not None:
                 return CandidateError(rule.field, message)
     for name in ranges.keys() & values.keys():
@@ -257,15 +257,17 @@ def implausibility(values: Mapping[str, Any]) -> CandidateError | None:
     return None
 
 
-def _checked(values: dict[str, Any]) -> tuple[dict[str, Any] | None, CandidateError | None]:
-    error = implausibility(values)
+def _checked(values: dict[str, Any], landmark: str = S.DEFAULT_LANDMARK,
+             ) -> tuple[dict[str, Any] | None, CandidateError | None]:
+    error = implausibility(values, landmark)
     return (values, None) if error is None else (None, error)
 
 
-def _drop_implausible(checked: list[dict[str, Any]], positions: list[int],
-                      errors: dict[int, CandidateError]) -> tuple[list[dict[str, Any]], list[int]]:
+def _drop_implausible(checked: list[dict[str, Any]], positions: list[int], errors: dict[int, CandidateError],
+                      landmark: str = S.DEFAULT_LANDMARK) -> tuple[list[dict[str, Any]], list[int]]:
     """Move the rows that break a plausibility rule from ``checked`` into ``errors`` (by input position)."""
-    found = [(k, error) for k, values in enumerate(checked) if (error := implausibility(values)) is not None]
+    found = [(k, error) for k, values in enumerate(checked)
+             if (error := implausibility(values, landmark)) is not None]
     if not found:
         return checked, positions
     dropped = {k for k, _ in found}

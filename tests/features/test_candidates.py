@@ -43,8 +43,8 @@ def test_an_empty_or_non_list_batch_is_refused(body: str) -> None:
 # ------------------------------------------------------------------------------------------- plausibility
 IMPLAUSIBLE: list[tuple[str, dict[str, object], str, str]] = [
     ("delay after day 0", {"diagnostic_delay_months": 100.0}, "diagnostic_delay_months",
-     "must be <= months_since_onset (14), got 100: the diagnosis cannot come after day 0, so onset-to-diagnosis "
-     "cannot exceed onset-to-day-0"),
+     "must be <= months_since_onset (14), got 100: the diagnosis cannot come after the landmark, so "
+     "onset-to-diagnosis cannot exceed onset-to-landmark"),
     ("fractional ALSFRS-R total", {"alsfrs_r_total": 39.5}, "alsfrs_r_total",
      "must be a whole number (ALSFRS-R scores are integers), got 39.5"),
     ("fractional ALSFRS-R item", {"alsfrs_q3": 2.5}, "alsfrs_q3",
@@ -85,3 +85,20 @@ def test_plausible_edges_pass() -> None:
     values, error = validate_candidate(edge)
     assert error is None
     assert values is not None
+
+
+def test_a_diagnosis_during_the_lead_in_is_plausible_at_the_lead_in_landmark_only() -> None:
+    """At lead-in (day 91) a diagnosis may fall between the index visit and the landmark: up to 2.99 months more."""
+    from features.candidates import validate_candidate
+
+    row = {"age_at_onset_years": 60.0, "sex": "male", "onset_site": "limb", "months_since_onset": 10.0,
+           "diagnostic_delay_months": 12.0, "alsfrs_r_total": 40.0}
+    values, error = validate_candidate(row, "lead-in")
+    assert error is None and values is not None
+    _, error = validate_candidate(row, "screening")
+    assert error is not None
+    assert error.field == "diagnostic_delay_months"
+    assert error.message.startswith("must be <= months_since_onset (10), got 12: the diagnosis cannot come after")
+    _, error = validate_candidate({**row, "diagnostic_delay_months": 13.5}, "lead-in")
+    assert error is not None
+    assert error.message.startswith("must be <= months_since_onset + 2.99 months to the landmark (12.9897), got 13.5")
