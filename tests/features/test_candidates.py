@@ -94,7 +94,8 @@ def test_a_diagnosis_during_the_lead_in_is_plausible_at_the_lead_in_landmark_onl
     row = {"age_at_onset_years": 60.0, "sex": "male", "onset_site": "limb", "months_since_onset": 10.0,
            "diagnostic_delay_months": 12.0, "alsfrs_r_total": 40.0}
     values, error = validate_candidate(row, "lead-in")
-    assert error is None and values is not None
+    assert error is None
+    assert values is not None
     _, error = validate_candidate(row, "screening")
     assert error is not None
     assert error.field == "diagnostic_delay_months"

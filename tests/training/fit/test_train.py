@@ -34,7 +34,8 @@ REQUIRED_METRICS = {
     "test_survival_cindex", "test_survival_cindex_uno", "test_survival_ibs", "test_survival_auc_12m",
     "test_survival_auc_24m", "baseline_slope_rmse", "baseline_survival_cindex", "test_subtype_ari_truth",
     "oracle_slope_rmse", "oracle_survival_cindex", "test_slope_interval_coverage_80_bulbar",
-    "test_slope_interval_coverage_80_true_fast", "test_slope_interval_coverage_80_pred_tertile_1", "lcn2_added_cindex", "lcn2_added_cindex_ci_low", "lcn2_added_cindex_ci_high",
+    "test_slope_interval_coverage_80_true_fast", "test_slope_interval_coverage_80_pred_tertile_1",
+    "lcn2_added_cindex", "lcn2_added_cindex_ci_low", "lcn2_added_cindex_ci_high",
     "lcn2_added_slope_rmse", "lcn2_added_slope_rmse_ci_low", "lcn2_added_slope_rmse_ci_high",
 }
 
