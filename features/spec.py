@@ -389,7 +389,10 @@ def landmark(name: str) -> Landmark:
 class BaselineField(FieldSpec):
     """A cohort baseline field: the model input and the HTTP request field.
 
-    ``required_for_scoring`` marks the fields a screening visit must supply to be scored.
+    ``required_for_scoring`` marks the fields a screening visit must supply to be scored. The rule: a field is
+    required only when every cohort row has it (the cohort builder never leaves it missing); a field the training
+    data may lack is optional, as the model was trained with it missing, so every row the model was trained on can
+    also be scored. The candidate schema, the MLflow signature and the HTTP schema all follow this flag.
     ``analyte``/``matrix`` link biomarker fields back to the raw biomarker table.
     ``series`` marks fields computed from several visits of a lead-in window (slopes, changes): they exist only
     at a landmark with a series window (``lead-in``), never at ``screening``.
@@ -427,8 +430,9 @@ BASELINE_FIELDS: tuple[BaselineField, ...] = (
                   "30.4375, months.",
                   unit="months", lower=0, upper=600, required_for_scoring=True, group="history"),
     BaselineField("diagnostic_delay_months", "numeric", "Onset to diagnosis: (diagnosis_day - onset_day) / 30.4375, "
-                  "months (ENCALS predictor, Westeneng 2018).", unit="months", lower=0, upper=600,
-                  required_for_scoring=True, group="history"),
+                  "months (ENCALS predictor, Westeneng 2018); optional: a patient not yet diagnosed at the "
+                  "landmark has none, the cohort keeps such patients and the model reads missing natively.",
+                  unit="months", lower=0, upper=600, group="history"),
     BaselineField("alsfrs_r_total", "numeric", "ALSFRS-R total at the visit nearest day 0 within the landmark's "
                   "measurement window (0-48 points; 0-40 for a legacy-ALSFRS dataset, see its alsfrs_scale).",
                   unit="points", lower=0, upper=48, required_for_scoring=True, group="functional"),

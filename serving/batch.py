@@ -3,6 +3,10 @@
 Every input row gives exactly one output row, in order; a row that fails validation gets ``error_field`` /
 ``error_message`` and empty predictions, and never stops the others. ``alsstrat score`` is the command line
 over this module.
+
+A cohort table (what ``alsstrat cohort`` writes) is a valid input too: its ``patient_id`` is the row's
+``candidate_id`` (when the file has no ``candidate_id`` column), and its outcome columns and a ``split`` column are
+ignored (named once in a note). Any other column that is not a candidate field still rejects every row.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ ERROR_COLUMNS = ("error_field", "error_message")
 # A CSV number as people and spreadsheets write it; "nan", "inf", "1,5" or "12 mg" are not numbers.
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _BOOLEANS = {"true": True, "false": False}
+COHORT_ID_COLUMN = "patient_id"
+"""The cohort table's identifier: used as ``candidate_id`` when the file has no ``candidate_id`` column."""
+SPLIT_COLUMN = "split"
+"""A source's official train/test split column (DREAM-2012), kept next to the cohort's columns."""
 
 
 # ---------------------------------------------------------------------------------------------------------- reading
@@ -45,8 +53,10 @@ def read_candidates(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
     Returns
     -------
     (columns, rows)
-        The file's column names, and one dict per input row in file order. A known field whose cell is empty is
-        left out of its row; an unknown column is always present, so that each row reports it.
+        The file's column names (as in the file), and one dict per input row in file order. A known field whose
+        cell is empty is left out of its row; an unknown column is always present, so that each row reports it.
+        Cohort-table columns are mapped first (see :func:`cohort_columns`): ``patient_id`` becomes
+        ``candidate_id`` and outcome / ``split`` columns are left out of the rows.
 
     Raises
     ------
@@ -64,15 +74,55 @@ def read_candidates(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
         if suffix in (".csv", ".csv.gz"):
             # Everything as text and no NA guessing: "NA" or "nan" must not silently become "not measured".
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
-            return [str(c).strip() for c in frame.columns], [_csv_row(r) for r in frame.to_dict(orient="records")]
+            frame.columns = pd.Index([str(c).strip() for c in frame.columns])
+            columns = list(frame.columns)
+            return columns, [_csv_row(r) for r in _as_candidates(frame).to_dict(orient="records")]
         if suffix == ".parquet":
             frame = pd.read_parquet(path)
-            return [str(c) for c in frame.columns], [_typed_row(r) for r in frame.to_dict(orient="records")]
+            frame.columns = pd.Index([str(c) for c in frame.columns])
+            columns = list(frame.columns)
+            return columns, [_typed_row(r) for r in _as_candidates(frame).to_dict(orient="records")]
     except pd.errors.EmptyDataError:
         raise UserInputError(f"{path} is empty (expected a header row naming the candidate fields)") from None
     except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
         raise UserInputError(f"cannot read {path} as {suffix.lstrip('.')}: {exc}") from None
     raise UserInputError(f"unknown input format {path.suffix or '(no suffix)'!r} for {path}: use .csv or .parquet")
+
+
+def cohort_columns(columns: Sequence[str]) -> tuple[str | None, list[str]]:
+    """How a file's cohort-table columns are read: (the column used as ``candidate_id``, the ignored columns).
+
+    Parameters
+    ----------
+    columns : sequence of str
+        The file's column names.
+
+    Returns
+    -------
+    (id_column, ignored)
+        ``"patient_id"`` when the file has it and no ``candidate_id`` column (else None: with both, ``patient_id``
+        is an unknown column like any other); the outcome columns of the cohort table and ``split`` present in
+        the file, in file order. Outcomes are what the model predicts, so they are never inputs.
+    """
+    from features import spec as S
+    from features.candidates import CANDIDATE_ID
+
+    present = set(columns)
+    id_column = COHORT_ID_COLUMN if COHORT_ID_COLUMN in present and CANDIDATE_ID not in present else None
+    ignorable = {*S.OUTCOME_NAMES, SPLIT_COLUMN}
+    return id_column, [c for c in columns if c in ignorable]
+
+
+def _as_candidates(frame: pd.DataFrame) -> pd.DataFrame:
+    """A cohort table read as candidates: ``patient_id`` renamed to ``candidate_id``, outcome columns dropped."""
+    from features.candidates import CANDIDATE_ID
+
+    id_column, ignored = cohort_columns(list(frame.columns))
+    if ignored:
+        frame = frame.drop(columns=ignored)
+    if id_column is not None:
+        frame = frame.rename(columns={id_column: CANDIDATE_ID})
+    return frame
 
 
 @functools.cache
@@ -187,17 +237,31 @@ def score_rows(model: StratifierModel, rows: Sequence[Any], *, advance: Any = No
     return out
 
 
+def column_notes(columns: Sequence[str]) -> list[str]:
+    """File-level notes on how a cohort table's columns are read (nothing to fix): the id column, ignored ones."""
+    from features.candidates import CANDIDATE_ID
+
+    id_column, ignored = cohort_columns(columns)
+    notes = []
+    if id_column is not None:
+        notes.append(f"{id_column} is used as {CANDIDATE_ID}")
+    if ignored:
+        notes.append(f"cohort outcome column(s) ignored (never model inputs): {', '.join(ignored)}")
+    return notes
+
+
 def column_warnings(columns: Sequence[str]) -> list[str]:
     """File-level hints for problems that reject every row (so the user fixes the header, not 10,000 rows)."""
     from features import spec as S
     from features.candidates import CANDIDATE_ID
 
     present = set(columns)
+    id_column, ignored = cohort_columns(columns)
     notes = []
     missing = [c for c in S.REQUIRED_FOR_SCORING if c not in present]
     if missing:
         notes.append(f"required column(s) missing from the file, so every row is rejected: {', '.join(missing)}")
-    unknown = sorted(present - set(S.BASELINE_NAMES) - {CANDIDATE_ID})
+    unknown = sorted(present - set(S.BASELINE_NAMES) - {CANDIDATE_ID, *ignored} - ({id_column} if id_column else set()))
     if unknown:
         notes.append(f"column(s) that are not candidate fields, so every row is rejected: {', '.join(unknown)} "
                      f"(rename an identifier column to {CANDIDATE_ID}; drop the others)")

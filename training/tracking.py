@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import mlflow
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
+from mlflow.types.schema import AnyType
 
 from features import spec as S
 from features.project import configure_tracking, default_tracking_uri, project_home, repository_root
@@ -82,7 +83,13 @@ def model_requirements() -> list[str]:
     return reqs
 
 
-def _mlflow_type(f: S.FieldSpec) -> str:
+def _mlflow_type(f: S.FieldSpec, required: bool = True) -> str | AnyType:
+    if not required and f.kind in ("boolean", "categorical"):
+        # MLflow's enforcement cannot hold a missing value in a boolean column (a pandas "boolean" column with NA
+        # fails with "cannot convert float NaN to bool"), nor in a string column that arrives all-missing as
+        # float64 NaN or as a pandas category; "any" passes the column through, and the model reads it like the
+        # candidate schema does (true/false or missing; a category level or missing; anything else is refused).
+        return AnyType()
     return {"numeric": "double", "integer": "double", "categorical": "string", "text": "string",
             "boolean": "boolean", "id": "string"}[f.kind]
 
@@ -91,10 +98,13 @@ def input_signature_schema(landmark: S.Landmark | None = None) -> Schema:
     """MLflow input schema generated from the spec: the baseline fields usable at the model's landmark (default:
     every baseline field); required = required for scoring.
 
-    Integer-valued fields are declared double because MLflow refuses NaN in integer columns.
+    Numbers are double (NaN = missing; integer-valued fields too, because MLflow refuses NaN in integer columns).
+    Optional booleans and categories are declared ``any`` so that a real table with missing values passes MLflow's
+    schema enforcement (see :func:`_mlflow_type`); required ones keep their type, as they are never missing.
     """
     fields = S.BASELINE_FIELDS if landmark is None else landmark.fields
-    return Schema([ColSpec(_mlflow_type(f), f.name, required=f.required_for_scoring) for f in fields])
+    return Schema([ColSpec(_mlflow_type(f, f.required_for_scoring), f.name, required=f.required_for_scoring)
+                   for f in fields])
 
 
 def model_signature(output_example: Any, landmark: S.Landmark | None = None) -> ModelSignature:

@@ -68,9 +68,13 @@ _ALLOWED_KEYS = frozenset(S.BASELINE_NAMES)
 _BIOMARKERS = {f.name: f for f in S.BIOMARKER_FIELDS}
 _LCN2 = frozenset(S.LCN2_FIELDS)
 _BOOLEANS = tuple(f.name for f in S.BASELINE_FIELDS if f.kind == "boolean")
+# Missing-value indicators are part of the feature layout every pickled model carries, so scoring optionality
+# alone must not add one: diagnostic_delay_months became optional for scoring without an indicator (its boosters
+# route a missing value natively), which keeps models trained before that change reading the same matrix.
+_NO_INDICATOR = frozenset({"diagnostic_delay_months"})
 _OPTIONAL_CLINICAL = tuple(
     f.name for f in S.BASELINE_FIELDS
-    if f.kind in _NUMERIC_KINDS and f.analyte is None and not f.required_for_scoring
+    if f.kind in _NUMERIC_KINDS and f.analyte is None and not f.required_for_scoring and f.name not in _NO_INDICATOR
 )
 
 

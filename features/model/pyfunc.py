@@ -33,7 +33,38 @@ class StratifierPyfunc(PythonModel):
             self.model.model_version = str(config["model_version"])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Predict for a DataFrame of baseline fields (a cohort table's baseline columns will do).
+
+        The signature declares optional booleans and categories as ``any`` (MLflow's enforcement refuses a
+        missing value in a boolean column), so their check happens here: a boolean field holds true, false or
+        missing (None, NaN, pd.NA), nothing else; categories are checked against their levels by the bundle.
+        """
+        _check_booleans(model_input)
         return self.model.predict_frame(model_input)
+
+
+def _check_booleans(frame: pd.DataFrame) -> None:
+    """Refuse a boolean field holding anything but true/false/missing, naming the field, value and row (1-based).
+
+    Raises
+    ------
+    ValueError
+        ``riluzole must be true, false or missing, got 0.5 in row 2``.
+    """
+    import numpy as np
+
+    from features import spec as S
+
+    for f in S.BASELINE_FIELDS:
+        if f.kind != "boolean" or f.name not in frame.columns:
+            continue
+        column = frame[f.name]
+        if pd.api.types.is_bool_dtype(column.dtype):  # bool or nullable "boolean": nothing else can be in it
+            continue
+        for i, value in enumerate(column.to_numpy(dtype=object)):
+            missing = value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+            if not missing and not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{f.name} must be true, false or missing, got {value!r} in row {i + 1}")
 
 
 @dataclass(frozen=True)

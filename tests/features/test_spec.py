@@ -29,8 +29,9 @@ def test_biomarker_fields_carry_canonical_units_in_their_names() -> None:
 
 
 def test_required_scoring_fields() -> None:
+    # diagnostic_delay_months is optional: the cohort keeps patients not diagnosed by the landmark (issue 17)
     assert S.REQUIRED_FOR_SCORING == ("age_at_onset_years", "sex", "onset_site", "months_since_onset",
-                                      "diagnostic_delay_months", "alsfrs_r_total")
+                                      "alsfrs_r_total")
 
 
 def test_unit_conversion_factors() -> None:

@@ -120,7 +120,8 @@ def test_parquet_keeps_types_and_reads_nan_as_not_measured(store: ServedModel, t
 def test_unknown_or_missing_columns_reject_every_row_and_say_why(store: ServedModel, tmp_path: Path) -> None:
     src = tmp_path / "cohort_like.csv"
     required = [c for c in S.REQUIRED_FOR_SCORING if c != "alsfrs_r_total"]
-    src.write_text(",".join(["patient_id", *required]) + "\n"
+    # hospital_code is neither a candidate field nor a cohort-table column (patient_id would now be the id)
+    src.write_text(",".join(["hospital_code", *required]) + "\n"
                    + ",".join(["p1", *(str(GOOD[c]) for c in required)]) + "\n")
     out = tmp_path / "scores.csv"
     result = _score("--input", str(src), "--out", str(out))
@@ -130,10 +131,10 @@ def test_unknown_or_missing_columns_reject_every_row_and_say_why(store: ServedMo
     assert "required column(s) missing from the file" in result.output
     assert "alsfrs_r_total" in result.output
     assert "not candidate fields" in result.output
-    assert "patient_id" in result.output
+    assert "hospital_code" in result.output
     scores = _read(out)
     assert len(scores) == 1
-    assert scores.loc[0, "error_field"] in {"alsfrs_r_total", "patient_id"}
+    assert scores.loc[0, "error_field"] in {"alsfrs_r_total", "hospital_code"}
 
 
 def test_header_only_file_writes_an_empty_scores_file(store: ServedModel, tmp_path: Path) -> None:

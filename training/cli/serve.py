@@ -20,7 +20,8 @@ PROGRESS_MIN_ROWS = 20_000  # smaller files finish before a bar would be useful
 
 def score(
     input: Annotated[Path, typer.Option(help="Candidates as CSV or Parquet (one row per candidate; header = "
-                                             "candidate field names, optional candidate_id).")],
+                                             "candidate field names, optional candidate_id), or a cohort table "
+                                             "(patient_id is the id; outcome columns are ignored).")],
     out: Annotated[Path, typer.Option(help="Scores CSV to write (one row per input row, in order).")],
     model_uri: Annotated[str, typer.Option(help="Model to use (registry alias or version, or runs:/...).")]
     = CHAMPION_URI,
@@ -33,9 +34,11 @@ def score(
     with cli_errors():
         if out.suffix.lower() != ".csv":
             raise BadInput(f"--out must end in .csv, got {out.name!r}")
-        from serving.batch import column_warnings, load_model, read_candidates, score_rows
+        from serving.batch import column_notes, column_warnings, load_model, read_candidates, score_rows
 
         columns, rows = read_candidates(input)
+        for note in column_notes(columns):
+            err_console.print(f"note: {note}", markup=False, highlight=False)
         for note in column_warnings(columns):
             err_console.print(f"warning: {note}", markup=False, highlight=False)
         loaded = load_model(model_uri)

@@ -294,6 +294,10 @@ def test_missing_stays_missing_and_is_flagged() -> None:
             assert not out[0, [names.index(f"{f.name}_{c}") for c in CATEGORICAL_INPUTS[f.name]]].any()
         else:
             assert np.isnan(out[0, names.index(f.name)]), f.name  # missing is NaN, never 0
+            if f.name == "diagnostic_delay_months":
+                # optional for scoring since issue 17 but without an indicator, so pickled models keep their layout
+                assert f"{f.name}_missing" not in names
+                continue
             assert out[0, names.index(f"{f.name}_missing")] == 1.0, f.name
     for name in ("nfl_blood_age_z", "ln_pnfh_csf_pg_ml", "lcn2_nfl_index_z", "alsfrs_bulbar_points"):
         assert np.isnan(out[0, names.index(name)])
