@@ -5,8 +5,12 @@ Where the store is lives in :mod:`features.project` (shared with serving).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,13 @@ from features import spec as S
 from features.project import configure_tracking, default_tracking_uri, project_home, repository_root
 
 __all__ = ["configure_tracking", "default_tracking_uri", "project_home"]
+
+KEY_METRICS = (("test_slope_rmse", "slope RMSE (points/month)"), ("test_slope_mae", "slope MAE (points/month)"),
+               ("test_slope_interval_coverage_80", "80 % interval coverage"),
+               ("test_survival_cindex", "survival Harrell C-index"))
+"""Test metrics written into a registered version's description (those the model has; others are skipped)."""
+DATASET_DIGEST_CHARS = 36
+"""MLflow's dataset digest column holds 36 characters (VARCHAR(36) on PostgreSQL): the hash is cut there."""
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
@@ -142,3 +153,54 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
 
 def is_local_store(uri: str) -> bool:
     return urlparse(uri).scheme in ("sqlite", "file", "")
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send stdout to stderr while MLflow runs end: against a tracking server MLflow writes "View run ..." lines to
+    stdout, which would precede a command's ``--json`` output. Kept on stderr, the links stay visible."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def run_name(source: str, landmark: str, seed: int, simulator_seed: int | None = None) -> str:
+    """A training run's name in the MLflow UI: source, landmark and split seed (``train-native-screening-seed42``);
+    a simulated cohort also names its simulator seed (``train-synthetic-screening-sim11-seed42``)."""
+    sim = f"-sim{simulator_seed}" if simulator_seed is not None else ""
+    return f"train-{source}-{landmark}{sim}-seed{seed}"
+
+
+def log_training_dataset(table: Any, *, content_hash: str, source: str, landmark: str, description: str,
+                         path: str | None = None) -> None:
+    """Log the training cohort as an MLflow dataset input of the active run (the UI's "Datasets" column).
+
+    Its digest is the project's whole-table content hash (SHA-256), cut to the 36 characters MLflow stores; the
+    full hash is the input's ``data_hash`` tag (and the run's). Only the schema and row count are stored, no cell.
+    The dataset's source is the file or folder read (``path``), else the description (a simulated cohort).
+    """
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.dataset_source import DatasetSource
+    from mlflow.data.pandas_dataset import from_pandas
+
+    origin: str | DatasetSource = (str(Path(path).resolve()) if path
+                                   else CodeDatasetSource(tags={"description": description}))
+
+    with warnings.catch_warnings():
+        # MLflow's schema inference hints that integer columns cannot hold missing values; the schema shown in
+        # the UI is descriptive only (the model's own signature is generated from the spec).
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        dataset = from_pandas(table, source=origin, name=f"{source}-{landmark}-cohort",
+                              digest=content_hash[:DATASET_DIGEST_CHARS])
+        mlflow.log_input(dataset, context="training", tags={"data_hash": content_hash, "source": source,
+                                                            "landmark": landmark})
+
+
+def version_description(*, run_id: str, source: str, landmark: str, n_patients: int, content_hash: str,
+                        metrics: dict[str, float]) -> str:
+    """A registered version's description (the MLflow UI's model page): data, data hash and key test metrics."""
+    import math
+
+    shown = [f"{label} {metrics[key]:.3f}" for key, label in KEY_METRICS
+             if key in metrics and math.isfinite(metrics[key])]
+    return (f"Trained by run {run_id} on {source} data at the {landmark} landmark ({n_patients} patients; data "
+            f"hash {content_hash}). Test metrics: {'; '.join(shown) or 'none recorded'}. Research use only.")

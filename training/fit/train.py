@@ -328,7 +328,12 @@ def run_training(cfg: TrainConfig, *, stage: Stage | None = None) -> TrainResult
     started = time.perf_counter()
     data = load_training_data(cfg.data)
     experiment_id = T.ensure_experiment(cfg.experiment)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{data.cohort.source}") as run:
+    cohort = data.cohort
+    simulated = cfg.data.source == "synthetic" and cfg.data.input is None
+    simulator_seed = cfg.data.simulate.seed if simulated else None
+    # stdout is the command's (--json); MLflow's "View run" lines against a server go to stderr instead.
+    name = T.run_name(cohort.source, cohort.landmark, cfg.split.seed, simulator_seed)
+    with T.stdout_to_stderr(), mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
         run_id = run.info.run_id
         mlflow.set_tags({"data_hash": data.cohort.content_hash, "source": data.cohort.source,
                          "landmark": data.cohort.landmark,
@@ -338,6 +343,8 @@ def run_training(cfg: TrainConfig, *, stage: Stage | None = None) -> TrainResult
         mlflow.log_params({k: str(v)[:6000] for k, v in T.flatten("", cfg.model_dump(mode="json")).items()})
         mlflow.log_dict(cfg.model_dump(mode="json"), "config.yaml")
         mlflow.log_dict(T.package_versions(), "environment.json")
+        T.log_training_dataset(cohort.table, content_hash=cohort.content_hash, source=cohort.source,
+                               landmark=cohort.landmark, description=data.description, path=cfg.data.input)
 
         def on_trial(kind: str, number: int, params: dict[str, Any], value: float) -> None:
             with mlflow.start_run(experiment_id=experiment_id, nested=True, run_name=f"{kind}-trial-{number}"):
@@ -355,6 +362,9 @@ def run_training(cfg: TrainConfig, *, stage: Stage | None = None) -> TrainResult
         say("logging model")
         info = log_model(fitted.model, cfg)
         version = register(info.model_uri, cfg, data, fitted.metrics)
+        mlflow.MlflowClient().update_model_version(cfg.model_name, version, description=T.version_description(
+            run_id=run_id, source=cohort.source, landmark=cohort.landmark, n_patients=len(cohort.table),
+            content_hash=cohort.content_hash, metrics=fitted.metrics))
         fitted.model.model_version = version
         log_run_artifacts(fitted, cfg, data, run_id=run_id, model_version=version)
     return TrainResult(run_id=run_id, model_name=cfg.model_name, model_version=version,
