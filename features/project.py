@@ -49,7 +49,34 @@ def configure_tracking() -> str:
 
     uri = tracking_uri()
     if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        _create_sqlite_store_once(uri, Path(uri.removeprefix("sqlite:///")))
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
+
+
+def _create_sqlite_store_once(uri: str, db: Path) -> None:
+    """Create a fresh SQLite store under an exclusive file lock, so that concurrent first users wait.
+
+    MLflow creates its tables by running schema migrations on first use; two processes doing that at the same
+    moment on a fresh file crash (``table _alembic_tmp_tags already exists``). Whoever takes the lock first
+    creates the tables; the others then find a complete store. The lock is taken even when the file exists (it
+    exists, half-built, while the first process migrates); that costs microseconds.
+    """
+    db.parent.mkdir(parents=True, exist_ok=True)
+    import mlflow
+
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no advisory locks; concurrent first use stays unprotected there
+        return
+    with open(db.with_name(db.name + ".lock"), "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (db.is_file() and db.stat().st_size > 0):
+                # Both stores' first queries run the migrations (tracking and registry share the file).
+                client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+                client.search_experiments(max_results=1)
+                client.search_registered_models(max_results=1)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

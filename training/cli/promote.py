@@ -24,11 +24,18 @@ def promote(
                                                                            "(default training/configs/gate.yaml).")]
     = None,
     model_name: Annotated[str, typer.Option("--model-name", help="Registered model name.")] = MODEL_NAME,
+    adopt: Annotated[bool, typer.Option("--adopt", help="Record a champion alias moved outside `alsstrat promote` "
+                                                        "(e.g. in the MLflow UI): VERSION is where the alias points "
+                                                        "(kept) or the last recorded champion (restored). No gate "
+                                                        "runs; the adoption is recorded with approver and reason.")]
+    = False,
 ) -> None:
     """Move the champion alias to VERSION if it is non-inferior to the current champion (or --force).
 
-    Exit 2 when the gate refuses (each failed criterion is printed with both values); every attempt that
-    reaches the gate is appended to the promotion history (`alsstrat runs history`).
+    Exit 2 when the gate refuses (each failed criterion is printed with both values), or when the champion alias
+    no longer points where the promotion history last moved it (record that with --adopt); every attempt that
+    reaches the gate is appended to the promotion history (`alsstrat runs history`). One promotion runs at a
+    time: a second one waits, then is gated against the champion the first one left.
     """
     with cli_errors():
         from training.data.runs import AuditError
@@ -41,7 +48,7 @@ def promote(
         configure_tracking()
         try:
             outcome = do_promote(model_name, version, approver=approver, reason=reason, force=force,
-                                 gate_config=cfg, on=on)
+                                 gate_config=cfg, on=on, adopt=adopt)
         except (PromotionRefused, AuditError) as exc:
             raise BadInput(str(exc)) from None
         gate, record = outcome.gate, outcome.record
@@ -60,7 +67,8 @@ def promote(
             err_console.print("Override with --force (recorded as forced) only with a documented reason.",
                               markup=False, highlight=False)
             raise typer.Exit(EXIT_BAD_INPUT)
-        how = " (FORCED over the gate)" if record.forced else ""
+        how = (" (FORCED over the gate)" if record.forced
+               else " (ADOPTED: the alias had been moved outside the history)" if gate.status == "adopted" else "")
         console.print(f"{model_name} version {record.version} is now champion{how} "
                       f"(previous: {record.previous_champion or 'none'}); approved by {record.approver}.",
                       markup=False, highlight=False)
@@ -70,7 +78,7 @@ def _gate_lines(gate: object) -> list[str]:
     from training.registry.gate import GateResult
 
     assert isinstance(gate, GateResult)
-    if gate.status in ("no-champion", "already-champion", "not-evaluable"):
+    if gate.status in ("no-champion", "already-champion", "not-evaluable", "adopted"):
         return [f"gate: {gate.summary()}"]
     checked = [c for c in gate.criteria if c.status != "not evaluated"]
     lines = [f"gate {gate.status}: {len(checked) - len(gate.failures)} of {len(checked)} checks non-inferior "

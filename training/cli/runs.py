@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from features.project import MODEL_NAME
-from training.cli.common import BadInput, cli_errors, console, err_console
+from training.cli.common import EXIT_BAD_INPUT, BadInput, cli_errors, console, err_console
 
 runs_app = typer.Typer(no_args_is_help=True, help="List, compare and reproduce training runs; promotion history; "
                                                   "model cards.")
@@ -120,28 +120,44 @@ def history(
     model_name: Annotated[str | None, typer.Option("--model-name", help="Only this registered model.")] = None,
 ) -> None:
     """The promotion history, oldest first: time, version, previous champion, approver, reason, gate result,
-    forced or not, and whether the alias moved. Append-only; the hash chain is verified on every read."""
+    forced or not, and whether the alias moved. Append-only; the hash chain is verified on every read, and each
+    model's champion alias is compared with its last recorded move. Exit 2 when the chain is broken or an alias
+    drifted (moved outside `alsstrat promote`)."""
     with cli_errors(), _audit_errors():
         from training.audit.runs import format_history_line
-        from training.registry.promotion import promotion_history, verify_history
+        from training.registry.promotion import champion_state, promotion_history, verify_history
         from training.tracking import configure_tracking
 
         configure_tracking()
         records = promotion_history()
         check = verify_history(records)
         shown = [r for r in records if model_name is None or r.model_name == model_name]
+        names = [model_name] if model_name else sorted({r.model_name for r in records} | {MODEL_NAME})
+        champions = [champion_state(name, records) for name in names]
+        drifted = [c for c in champions if c.drifted]
         if as_json:
-            _json({"records": [r.to_dict() for r in shown], "chain": check.to_dict()})
-            return
-        if not shown:
-            console.print("no promotion recorded", markup=False)
-        for record in shown:
-            console.print(format_history_line(record), markup=False, highlight=False)
-        state = "intact" if check.intact else "BROKEN"
-        console.print(f"history chain: {state} ({check.n_records} records, {check.n_unchained} written before "
-                      "chaining)", markup=False)
+            _json({"records": [r.to_dict() for r in shown], "chain": check.to_dict(),
+                   "champions": [{"model_name": c.model_name, "alias": c.alias, "recorded": c.recorded,
+                                  "drifted": c.drifted} for c in champions]})
+        else:
+            if not shown:
+                console.print("no promotion recorded", markup=False)
+            for record in shown:
+                console.print(format_history_line(record), markup=False, highlight=False)
+            state = "intact" if check.intact else "BROKEN"
+            console.print(f"history chain: {state} ({check.n_records} records, {check.n_unchained} written before "
+                          "chaining)", markup=False)
+            for c in champions:
+                if c.alias is not None or c.recorded is not None:
+                    verdict = "DRIFTED" if c.drifted else "as recorded"
+                    console.print(f"champion {c.model_name}: alias v{c.alias or '-'}, history v{c.recorded or '-'}: "
+                                  f"{verdict}", markup=False, highlight=False)
         for problem in check.problems:
             err_console.print(f"  {problem}", markup=False, highlight=False)
+        for c in drifted:
+            err_console.print(f"error: {c.message()}", markup=False, highlight=False)
+        if not check.intact or drifted:
+            raise typer.Exit(EXIT_BAD_INPUT)
 
 
 @runs_app.command("reproduce")

@@ -41,7 +41,9 @@ def score(
             err_console.print(f"note: {note}", markup=False, highlight=False)
         for note in column_warnings(columns):
             err_console.print(f"warning: {note}", markup=False, highlight=False)
+        checked = _champion_as_recorded(model_uri)
         loaded = load_model(model_uri)
+        _still_champion(checked, loaded.version)
         from training.cli.progress import progress_callback
 
         with progress_callback(err_console, f"scoring {len(rows)} candidates", total=len(rows),
@@ -104,7 +106,9 @@ def serve(
                               "Never use this with real candidates. ***[/bold red]")
         from serving.launch import probe_served_model, resolve_served_model, run_server, serve_command, served_landmark
 
+        checked = _champion_as_recorded(settings.model_uri)
         name, version, run_id, pinned = resolve_served_model(settings.model_uri)
+        _still_champion(checked, version)
         probe_served_model(pinned)  # fail here, with the cause, rather than behind a server that never gets ready
         env["ALSSTRAT_LANDMARK"] = served_landmark(run_id)
         env["ALSSTRAT_MODEL_URI"] = pinned
@@ -121,3 +125,28 @@ def serve(
             raise typer.Exit(code)
 
 
+def _champion_as_recorded(uri: str) -> str | None:
+    """For a champion URI, the version the alias points at once checked against the promotion history.
+
+    Exit 2 (with both versions and the command that records the change) when the alias was moved outside
+    ``alsstrat promote``: serving or scoring with an unrecorded champion is what the history exists to prevent.
+    None for any other URI (an explicit version or run is the caller's own choice).
+    """
+    from features.project import configure_tracking
+    from training.registry.promotion import PromotionRefused, champion_model_name, check_champion
+
+    name = champion_model_name(uri)
+    if name is None:
+        return None
+    configure_tracking()
+    try:
+        return check_champion(name).alias
+    except PromotionRefused as exc:
+        raise BadInput(f"refusing {uri}: {exc}") from None
+
+
+def _still_champion(checked: str | None, loaded: str | None) -> None:
+    """The alias must not have moved between the check and loading (a promotion may run meanwhile)."""
+    if checked is not None and loaded is not None and str(loaded) != checked:
+        raise BadInput(f"the champion moved from version {checked} to {loaded} while starting; run the command "
+                       "again")

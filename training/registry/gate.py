@@ -34,7 +34,8 @@ from training.evaluation.outcomes import Outcomes
 
 GATE_CONFIG = "gate.yaml"
 PASSING = frozenset({"passed", "no-champion", "already-champion"})
-GateStatus = Literal["passed", "failed", "no-champion", "already-champion", "not-evaluable"]
+# "adopted": not a gate verdict but an explicit, recorded acceptance of an alias moved outside the history.
+GateStatus = Literal["passed", "failed", "no-champion", "already-champion", "not-evaluable", "adopted"]
 
 
 class _Strict(BaseModel):
@@ -202,6 +203,8 @@ class GateResult:
             return f"version {self.candidate} already is the champion"
         if self.status == "not-evaluable":
             return f"gate not evaluable: {self.reason}"
+        if self.status == "adopted":
+            return f"gate not run: {self.reason}"
         checked = [c for c in self.criteria if c.status != "not evaluated"]
         head = (f"{self.status}: {len(checked) - len(self.failures)} of {len(checked)} checks non-inferior "
                 f"({self.decision}) on {self.cohort.get('n_patients') if self.cohort else '?'} patients")
