@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from features.model.bundle import SURVIVAL_HORIZONS_MONTHS, StratifierModel
+from features.model.bundle import SURVIVAL_HORIZONS_MONTHS, StratifierModel, rounded_for_answer
 from features.project import MODEL_NAME
 
 SLOPE_UNIT = "ALSFRS-R points/month"
@@ -39,8 +39,11 @@ class ResultEncoder:
         explanation = b",".join([b'{"feature":%s,"contribution":%s}'] * k)
         unit = orjson.dumps(SLOPE_UNIT).replace(b"%", b"%%")
         if model.survival is not None:
-            survival = (b'"survival":{"probability":{' + horizons + b'},"median_months":%s,"risk_group":%d,'
-                        b'"time_origin":' + orjson.dumps(model.time_origin).replace(b"%", b"%%") + b'},')
+            n_groups = len(model.survival.risk_cutpoints) + 1
+            survival = (b'"survival":{"probability_at_months":{' + horizons + b'},"median_months":%s,'
+                        b'"risk_group":%d,"risk_groups":' + str(n_groups).encode() + b',"risk_group_meaning":'
+                        + orjson.dumps(f"1 = lowest risk, {n_groups} = highest risk") + b',"time_origin":'
+                        + orjson.dumps(model.time_origin).replace(b"%", b"%%") + b'},')
         else:
             # No survival model (the training cohort had no survival outcome): the answer says null, and the
             # horizon, median and risk-group arguments are consumed without output (%.0s prints nothing).
@@ -64,6 +67,7 @@ class ResultEncoder:
         client_ids : sequence of str or None
             The ``candidate_id`` of each of those rows.
         """
+        arrays = rounded_for_answer(arrays)
         top = arrays["top"]
         k = top.shape[1]
         numbers = np.column_stack([

@@ -34,6 +34,38 @@ logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
 
 SURVIVAL_HORIZONS_MONTHS = (12, 24, 36)
+
+ANSWER_DECIMALS = {"probability": 3, "slope": 3, "months": 1, "contribution": 3}
+"""Decimals of each kind of number in an answer: probabilities (0-1) and slopes and contributions (ALSFRS-R
+points/month) to 0.001, months to 0.1. More digits would claim a precision the models do not have."""
+
+
+def _round_summing_to_one(proba: np.ndarray, decimals: int) -> np.ndarray:
+    """Round each row of membership probabilities to ``decimals`` so that the row still sums to 1 exactly (largest
+    remainder: floor every value, then give the missing units to the largest remainders)."""
+    scale = 10**decimals
+    scaled = proba * scale
+    floor = np.floor(scaled)
+    missing = np.rint(scale - floor.sum(axis=1)).astype(int)
+    order = np.argsort(-(scaled - floor), axis=1, kind="stable")
+    bump = np.zeros_like(floor)
+    ranks = np.argsort(order, axis=1, kind="stable")  # rank of each column's remainder within its row
+    bump[ranks < missing[:, None]] = 1.0
+    return np.asarray((floor + bump) / scale)
+
+
+def rounded_for_answer(arrays: dict[str, Any]) -> dict[str, Any]:
+    """A copy of :meth:`StratifierModel.predict_arrays` output with every number an answer shows rounded to
+    :data:`ANSWER_DECIMALS` (the evaluation uses the unrounded arrays)."""
+    d = ANSWER_DECIMALS
+    out = dict(arrays)
+    out["proba"] = _round_summing_to_one(arrays["proba"], d["probability"])
+    out["surv"] = np.round(arrays["surv"], d["probability"])
+    for key in ("p10", "p50", "p90"):
+        out[key] = np.round(arrays[key], d["slope"])
+    out["median"] = np.round(arrays["median"], d["months"])
+    out["contrib"] = np.round(arrays["contrib"], d["contribution"])
+    return out
 RISK_GROUP_NAMES = ("lowest", "low", "intermediate", "high", "highest")
 SMALL_BATCH_ROWS = 16
 """Batches up to this many rows walk the compiled forest (numpy); larger ones call XGBoost (its fixed per-call
@@ -401,6 +433,7 @@ class StratifierModel:
 
     def _results(self, arrays: dict[str, Any]) -> list[dict[str, Any]]:
         """Nested result dicts (the service's response shape) from :meth:`predict_arrays` output."""
+        arrays = rounded_for_answer(arrays)
         names = self.feature_names
         name_of = {s.label: s.name for s in self.subtype.subtypes}
         version = {"name": self.metadata.get("model_name", MODEL_NAME), "version": self.model_version,
@@ -420,13 +453,16 @@ class StratifierModel:
         origin = self.time_origin
         kind = self.slope.point
         has_survival = self.survival is not None
+        n_groups = len(self.survival.risk_cutpoints) + 1 if self.survival is not None else 0
+        meaning = f"1 = lowest risk, {n_groups} = highest risk"
         # One comprehension over zipped columns: no per-row indexing (this loop is most of a large batch's cost).
         return [
             {
                 "subtype": {"label": c, "name": name_of[c], "probabilities": dict(zip(labels, pr, strict=True))},
                 "slope": {"point": mid, "point_kind": kind, "p10": lo, "p90": hi, "unit": unit},
-                "survival": {"probability": dict(zip(horizons, sv, strict=True)), "median_months": md,
-                             "risk_group": rg, "time_origin": origin} if has_survival else None,
+                "survival": {"probability_at_months": dict(zip(horizons, sv, strict=True)), "median_months": md,
+                             "risk_group": rg, "risk_groups": n_groups, "risk_group_meaning": meaning,
+                             "time_origin": origin} if has_survival else None,
                 "explanation": [{"feature": f, "contribution": v} for f, v in zip(tn, tc, strict=True)],
                 "model": version,
             }

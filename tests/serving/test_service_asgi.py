@@ -92,10 +92,13 @@ def test_score_returns_every_field_of_the_response_shape(client: Any, served_mod
     assert slope["unit"] == "ALSFRS-R points/month"
 
     survival = body["survival"]
-    assert set(survival) == {"probability", "median_months", "risk_group", "time_origin"}
+    assert set(survival) == {"probability_at_months", "median_months", "risk_group", "risk_groups",
+                             "risk_group_meaning", "time_origin"}
+    assert survival["risk_groups"] == 5
+    assert survival["risk_group_meaning"] == "1 = lowest risk, 5 = highest risk"
     assert survival["time_origin"] == "months from the scoring visit (day 0)"  # the session model: screening
-    curve = [survival["probability"][t] for t in ("12", "24", "36")]
-    assert set(survival["probability"]) == {"12", "24", "36"}
+    curve = [survival["probability_at_months"][t] for t in ("12", "24", "36")]
+    assert set(survival["probability_at_months"]) == {"12", "24", "36"}
     assert all(0.0 <= p <= 1.0 for p in curve)
     assert curve[0] >= curve[1] >= curve[2], "survival must be non-increasing"
     assert survival["median_months"] > 0
@@ -557,3 +560,19 @@ def test_colons_inside_strings_are_not_duplicates(client: Any) -> None:
     response = client.post("/score_batch", json={"candidates": rows}, headers=AUTH)
     assert response.status_code == 200, response.text
     assert [r["candidate_id"] for r in response.json()["results"]] == ["site:4:017", "a:b"]
+
+
+def _decimals(value: float) -> int:
+    text = repr(float(value))
+    return 0 if "e" in text or "." not in text else len(text.split(".")[1].rstrip("0"))
+
+
+def test_no_number_in_an_answer_has_more_than_the_stated_precision(client: Any) -> None:
+    """Probabilities, slopes and contributions to 0.001; months to 0.1 (features.model.bundle.ANSWER_DECIMALS)."""
+    body = client.post("/score_batch", json={"candidates": [GOOD, REQUIRED_ONLY]}, headers=AUTH).json()
+    for result in body["results"]:
+        numbers = [*result["subtype"]["probabilities"].values(), result["slope"]["point"], result["slope"]["p10"],
+                   result["slope"]["p90"], *result["survival"]["probability_at_months"].values(),
+                   *[e["contribution"] for e in result["explanation"]]]
+        assert max(_decimals(v) for v in numbers) <= 3, numbers
+        assert _decimals(result["survival"]["median_months"]) <= 1

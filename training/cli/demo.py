@@ -103,7 +103,7 @@ def serve_and_score(out: Path, model_uri: str) -> None:
                 f"{result['candidate_id']}: subtype {s['label']} '{s['name']}' | ALSFRS-R slope "
                 f"({p['point_kind']}) {p['point']:+.2f} "
                 f"points/month (80 % interval {p['p10']:+.2f} to {p['p90']:+.2f}) | survival at 24 "
-                f"{v['time_origin']}: {v['probability']['24']:.0%}, median survival {v['median_months']:.0f} "
+                f"{v['time_origin']}: {v['probability_at_months']['24']:.0%}, median survival {v['median_months']:.0f} "
                 f"{v['time_origin']}, risk group {v['risk_group']} of 5 (1 = lowest risk)")
         body = json.dumps({"candidate": {k: v for k, v in EXAMPLES[0].items() if k != "candidate_id"}})
         console.print("\nTry it yourself while a server runs (alsstrat serve):")

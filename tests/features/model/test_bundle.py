@@ -34,3 +34,13 @@ def test_aft_survival_curve_is_monotone_and_median_is_exp_mu() -> None:
     assert (np.diff(surv, axis=1) <= 0).all()
     np.testing.assert_allclose(component.survival_at(mu, np.exp(mu))[np.arange(3), np.arange(3)], 0.5, atol=1e-12)
     assert component.risk_group(mu).tolist() == [5, 3, 1]  # shorter predicted survival = higher risk group
+
+
+def test_answer_probabilities_keep_summing_to_one_after_rounding(rng: np.random.Generator) -> None:
+    from features.model.bundle import _round_summing_to_one
+
+    proba = rng.dirichlet([1.0, 1.0, 1.0, 1.0], size=5000)
+    shown = _round_summing_to_one(proba, 3)
+    np.testing.assert_allclose(shown.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    assert np.abs(shown - proba).max() < 1e-3  # never more than one unit of the last decimal away
+    np.testing.assert_allclose(shown * 1000, np.rint(shown * 1000), rtol=0, atol=1e-9)  # three decimals at most
