@@ -27,8 +27,9 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/uv
 
 install: $(STAMP) ## create .venv/ with the locked dependencies and the project (editable)
 
-lock: | $(BIN)/uv ## re-resolve requirements.lock (dev group included) and its serving subset from pyproject.toml
-	$(BIN)/uv pip compile pyproject.toml --group dev --python-version 3.11 --universal -o requirements.lock -q
+lock: | $(BIN)/uv ## re-resolve requirements.lock (dev group and team-server extra included) and its serving subset
+	$(BIN)/uv pip compile pyproject.toml --group dev --extra team-server --python-version 3.11 --universal \
+		-o requirements.lock -q
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --universal -c requirements.lock \
 		-o requirements-serving.lock -q
 
