@@ -375,7 +375,10 @@ class StratifierModel:
             risk_group = np.zeros(len(p50), dtype=np.intp)  # 0: no risk group (no survival model)
         contrib = contrib_bias[:, :-1]
         k = min(self.top_features, contrib.shape[1])
-        top = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :k]
+        # An explanation names only features the candidate supplied: a missing input still routes the trees down
+        # their default branches, but "bmi" is no reason to give someone who sent no weight (ranked last instead).
+        weight = np.where(np.isnan(z), -1.0, np.abs(contrib))
+        top = np.argsort(-weight, axis=1, kind="stable")[:, :k]
         return {
             "proba": proba, "labels": labels, "chosen": chosen, "p10": p10, "p50": p50, "p90": p90,
             "mu": mu, "surv": surv, "median": np.exp(mu), "risk_group": risk_group,

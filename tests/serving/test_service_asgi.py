@@ -576,3 +576,11 @@ def test_no_number_in_an_answer_has_more_than_the_stated_precision(client: Any) 
                    *[e["contribution"] for e in result["explanation"]]]
         assert max(_decimals(v) for v in numbers) <= 3, numbers
         assert _decimals(result["survival"]["median_months"]) <= 1
+
+
+def test_explanations_name_only_features_the_candidate_supplied(client: Any) -> None:
+    """No weight or height was sent, so BMI (derived from them) never explains the prediction."""
+    body = client.post("/score", json={"candidate": REQUIRED_ONLY}, headers=AUTH).json()
+    named = [e["feature"] for e in body["explanation"]]
+    assert named
+    assert not any(name.startswith(("bmi", "ln_nfl", "ln_lcn2", "fvc")) for name in named), named
