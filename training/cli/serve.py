@@ -16,6 +16,7 @@ from features.project import CHAMPION_URI
 from training.cli.common import EXIT_BAD_INPUT, BadInput, cli_errors, console, err_console
 
 PROGRESS_MIN_ROWS = 20_000  # smaller files finish before a bar would be useful
+SERVICE_NAME = "als_stratifier"  # the BentoML service's name (serving/service.py), the key of its config options
 
 
 def score(
@@ -80,6 +81,9 @@ def serve(
                                                 "(local demos only; logged loudly).")] = False,
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for the ready line before giving up "
                                                       "on printing it (the server keeps running).")] = 300.0,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Worker processes, each with its own copy of "
+                                                                    "the model (default: the service's 2).")]
+    = None,
 ) -> None:
     """Serve the champion model over HTTP (BentoML) until interrupted.
 
@@ -94,6 +98,10 @@ def serve(
             env["ALSSTRAT_MODEL_URI"] = model_uri
         if insecure_demo:
             env["ALSSTRAT_INSECURE_DEMO"] = "1"
+        if workers is not None:
+            # BentoML's own override of the service decorator's workers=2 (the way a Bento is sized too).
+            option = f"services.{SERVICE_NAME}.workers={workers}"
+            env["BENTOML_CONFIG_OPTIONS"] = f"{env.get('BENTOML_CONFIG_OPTIONS', '')} {option}".strip()
         try:
             settings = ServiceSettings.from_env(env)
         except ServiceConfigError as exc:
@@ -114,7 +122,9 @@ def serve(
         env["ALSSTRAT_MODEL_URI"] = pinned
         url = f"http://{host}:{port}"
         what = f"{name} version {version} (run {run_id})" if version else name
-        console.print(f"serving {what} from {settings.model_uri} on {url}", markup=False, highlight=False)
+        how_many = f" with {workers} worker{'s' if workers != 1 else ''}" if workers is not None else ""
+        console.print(f"serving {what} from {settings.model_uri} on {url}{how_many}", markup=False,
+                      highlight=False)
         def on_ready() -> None:
             console.print(f"ready: {url} serves {what}; POST /score, POST /score_batch, GET /model "
                           f"(Authorization: Bearer <token>); OpenAPI at {url}/docs.json", markup=False,
