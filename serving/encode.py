@@ -50,7 +50,7 @@ class ResultEncoder:
             survival = b'"survival":null,' + b"%.0s" * (len(SURVIVAL_HORIZONS_MONTHS) + 2)
         # %d: subtype label and risk group (integers); %s: pre-encoded JSON (names, numbers)
         self.template = (
-            b'{"subtype":{"label":%d,"name":%s,"probabilities":{' + probabilities + b'}},'
+            b'{"subtype":{"label":%d,"name":%s,"uncertain":%s,"probabilities":{' + probabilities + b'}},'
             b'"slope":{"point":%s,"point_kind":' + orjson.dumps(model.slope.point) + b',"p10":%s,"p90":%s,"unit":'
             + unit + b'},'
             + survival
@@ -78,18 +78,20 @@ class ResultEncoder:
         number_rows = [row.split(b",") for row in encoded[2:-2].split(b"],[")] if len(numbers) else []
         n_rows, n_head = len(numbers), numbers.shape[1] - k
         # One object matrix with the template's arguments in template order, built column-wise in C:
-        # label, subtype name, probabilities..slope..survival..median, risk group, then (feature, contribution) pairs.
-        args = np.empty((n_rows, 3 + n_head + 2 * k), dtype=object)
+        # label, subtype name, uncertain, probabilities..slope..survival..median, risk group, then (feature,
+        # contribution) pairs.
+        args = np.empty((n_rows, 4 + n_head + 2 * k), dtype=object)
         chosen = arrays["chosen"].astype(int)
         args[:, 0] = chosen
         args[:, 1] = [self.subtype_names[c] for c in chosen.tolist()]
+        args[:, 2] = np.where(arrays["uncertain"], b"true", b"false")
         if n_rows:
             strings = np.array(number_rows, dtype=object)
-            args[:, 2:2 + n_head] = strings[:, :n_head]
-            args[:, 3 + n_head::2] = self.features[top]
-            args[:, 4 + n_head::2] = strings[:, n_head:]
+            args[:, 3:3 + n_head] = strings[:, :n_head]
+            args[:, 4 + n_head::2] = self.features[top]
+            args[:, 5 + n_head::2] = strings[:, n_head:]
         # bytes formatting: %d takes the int; without a survival model %.0s consumes an (empty) bytes argument
-        args[:, 2 + n_head] = arrays["risk_group"].astype(int) if self.has_survival else b""
+        args[:, 3 + n_head] = arrays["risk_group"].astype(int) if self.has_survival else b""
         template = self.template
         out = [template % tuple(row) for row in args.tolist()]
         for i, client_id in enumerate(client_ids):

@@ -40,6 +40,21 @@ ANSWER_DECIMALS = {"probability": 3, "slope": 3, "months": 1, "contribution": 3}
 points/month) to 0.001, months to 0.1. More digits would claim a precision the models do not have."""
 
 
+UNCERTAIN_MEMBERSHIP_MARGIN = 0.2
+"""A subtype assignment is flagged ``uncertain`` when the two largest membership probabilities differ by less than
+this: e.g. 0.49 / 0.51 is a tie, not a subtype. The value is a convention, not a calibrated test: 0.2 is the
+smallest gap at which the leading subtype holds at least 0.6 of a two-way membership."""
+
+
+def uncertain_assignments(proba: np.ndarray) -> np.ndarray:
+    """True where the two largest membership probabilities of a row differ by less than
+    :data:`UNCERTAIN_MEMBERSHIP_MARGIN` (a one-subtype model is never uncertain)."""
+    if proba.shape[1] < 2:
+        return np.zeros(len(proba), dtype=bool)
+    top_two = np.sort(proba, axis=1)[:, -2:]
+    return np.asarray((top_two[:, 1] - top_two[:, 0]) < UNCERTAIN_MEMBERSHIP_MARGIN)
+
+
 def _round_summing_to_one(proba: np.ndarray, decimals: int) -> np.ndarray:
     """Round each row of membership probabilities to ``decimals`` so that the row still sums to 1 exactly (largest
     remainder: floor every value, then give the missing units to the largest remainders)."""
@@ -358,6 +373,7 @@ class StratifierModel:
         proba = self.subtype.probabilities(z)
         labels = np.array([s.label for s in self.subtype.subtypes])
         chosen = labels[np.argmax(proba, axis=1)]
+        uncertain = uncertain_assignments(proba)
         forest = self._compiled_forest() if z.shape[0] <= SMALL_BATCH_ROWS else None
         if forest is not None:
             margins, contrib_bias = forest.predict(z)
@@ -380,7 +396,8 @@ class StratifierModel:
         weight = np.where(np.isnan(z), -1.0, np.abs(contrib))
         top = np.argsort(-weight, axis=1, kind="stable")[:, :k]
         return {
-            "proba": proba, "labels": labels, "chosen": chosen, "p10": p10, "p50": p50, "p90": p90,
+            "proba": proba, "labels": labels, "chosen": chosen, "uncertain": uncertain,
+            "p10": p10, "p50": p50, "p90": p90,
             "mu": mu, "surv": surv, "median": np.exp(mu), "risk_group": risk_group,
             "contrib": contrib, "top": top,
         }
@@ -444,6 +461,7 @@ class StratifierModel:
         # Convert whole arrays to Python lists once: per-element float() calls dominate for large batches.
         labels = [str(int(lbl)) for lbl in arrays["labels"]]
         chosen = arrays["chosen"].astype(int).tolist()
+        uncertain = [bool(u) for u in arrays["uncertain"]]
         proba = arrays["proba"].tolist()
         p10, p50, p90 = arrays["p10"].tolist(), arrays["p50"].tolist(), arrays["p90"].tolist()
         surv = arrays["surv"].tolist()
@@ -461,7 +479,8 @@ class StratifierModel:
         # One comprehension over zipped columns: no per-row indexing (this loop is most of a large batch's cost).
         return [
             {
-                "subtype": {"label": c, "name": name_of[c], "probabilities": dict(zip(labels, pr, strict=True))},
+                "subtype": {"label": c, "name": name_of[c], "uncertain": un,
+                            "probabilities": dict(zip(labels, pr, strict=True))},
                 "slope": {"point": mid, "point_kind": kind, "p10": lo, "p90": hi, "unit": unit},
                 "survival": {"probability_at_months": dict(zip(horizons, sv, strict=True)), "median_months": md,
                              "risk_group": rg, "risk_groups": n_groups, "risk_group_meaning": meaning,
@@ -469,8 +488,8 @@ class StratifierModel:
                 "explanation": [{"feature": f, "contribution": v} for f, v in zip(tn, tc, strict=True)],
                 "model": version,
             }
-            for c, pr, mid, lo, hi, sv, md, rg, tn, tc in zip(chosen, proba, p50, p10, p90, surv, median, risk,
-                                                              top_names, top_contrib, strict=True)
+            for c, un, pr, mid, lo, hi, sv, md, rg, tn, tc in zip(chosen, uncertain, proba, p50, p10, p90, surv,
+                                                                  median, risk, top_names, top_contrib, strict=True)
         ]
 
     def subtype_table(self) -> pd.DataFrame:

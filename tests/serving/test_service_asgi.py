@@ -75,11 +75,13 @@ def test_score_returns_every_field_of_the_response_shape(client: Any, served_mod
     assert set(body) == {"subtype", "slope", "survival", "explanation", "model"}
 
     subtype = body["subtype"]
-    assert set(subtype) == {"label", "name", "probabilities"}
+    assert set(subtype) == {"label", "name", "uncertain", "probabilities"}
     assert isinstance(subtype["label"], int)
     assert isinstance(subtype["name"], str)
     assert subtype["name"]
     probabilities = subtype["probabilities"]
+    ranked = sorted(probabilities.values(), reverse=True)
+    assert subtype["uncertain"] is (len(ranked) > 1 and ranked[0] - ranked[1] < 0.2 + 1e-3)
     assert str(subtype["label"]) in probabilities
     assert all(0.0 <= p <= 1.0 for p in probabilities.values())
     assert math.isclose(sum(probabilities.values()), 1.0, abs_tol=1e-9)

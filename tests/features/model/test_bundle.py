@@ -44,3 +44,12 @@ def test_answer_probabilities_keep_summing_to_one_after_rounding(rng: np.random.
     np.testing.assert_allclose(shown.sum(axis=1), 1.0, rtol=0, atol=1e-12)
     assert np.abs(shown - proba).max() < 1e-3  # never more than one unit of the last decimal away
     np.testing.assert_allclose(shown * 1000, np.rint(shown * 1000), rtol=0, atol=1e-9)  # three decimals at most
+
+
+def test_a_near_tie_between_subtypes_is_flagged_uncertain() -> None:
+    """0.49 / 0.51 is a tie, not a subtype: the answer says so (features.model.bundle.UNCERTAIN_MEMBERSHIP_MARGIN)."""
+    from features.model.bundle import uncertain_assignments
+
+    proba = np.array([[0.49, 0.51, 0.0], [0.10, 0.90, 0.0], [0.41, 0.59, 0.0], [0.39, 0.61, 0.0], [0.3, 0.3, 0.4]])
+    assert uncertain_assignments(proba).tolist() == [True, False, True, False, True]
+    assert uncertain_assignments(np.ones((2, 1))).tolist() == [False, False]
