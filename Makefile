@@ -8,7 +8,7 @@ UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= out/demo
 
-.PHONY: help install lock demo test test-fast lint format typecheck bench serve bento clean browser
+.PHONY: help install lock demo test test-fast lint format typecheck bench serve bento clean browser postgres
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -45,7 +45,16 @@ browser:
 		|| echo "chromium could not be installed; the report rendering test will be skipped"; \
 	fi
 
-test: install browser ## the full test suite (what CI runs)
+# The team tracking server test runs a real PostgreSQL (Debian's package; initdb/pg_ctl as an unprivileged user).
+# As root (CI), install it when missing; elsewhere the test says it is skipped and why.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing postgresql for the team tracking server test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+		|| echo "postgresql could not be installed; the team tracking server test will be skipped"; \
+	fi
+
+test: install browser postgres ## the full test suite (what CI runs)
 	$(BIN)/python -m pytest -q
 
 test-fast: install ## tests without the slow (training/server) ones
@@ -70,3 +79,16 @@ bento: install ## build a self-contained Bento with the champion model frozen in
 
 clean: ## remove build outputs and demo data (keeps .venv and mlruns)
 	rm -rf out build dist .pytest_cache .ruff_cache .mypy_cache
+
+# The Spark local-mode test of mlflow.pyfunc.spark_udf (docs/batch-scoring.md) needs a Java runtime (Debian's
+# headless JRE; pyspark itself comes with the dev group). As root (CI), install it when missing; elsewhere the test
+# says it is skipped and why.
+.PHONY: java
+java:
+	@if ! command -v java >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing a headless Java runtime for the Spark test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null) \
+		|| echo "a Java runtime could not be installed; the Spark test will be skipped"; \
+	fi
+
+test: java
