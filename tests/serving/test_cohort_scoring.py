@@ -177,3 +177,64 @@ def test_pyfunc_refuses_what_the_any_columns_let_through(store: ServedModel, col
     frame[column] = pd.Series(values, dtype=object)
     with pytest.raises(ValueError, match=message):
         model.predict(frame)
+
+
+SPARK_CODE = """
+import sys
+import mlflow
+from pyspark.sql import SparkSession
+
+uri = "models:/als-stratifier@champion"
+inputs = mlflow.pyfunc.load_model(uri).metadata.get_input_schema().input_names()
+spark = (SparkSession.builder.master("local[1]").appName("alsstrat-spark-test")
+         .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "1").getOrCreate())
+try:
+    udf = mlflow.pyfunc.spark_udf(spark, uri, env_manager="local")
+    table = spark.read.parquet(sys.argv[1])
+    scored = table.select("patient_id", udf(*inputs).alias("p")).select("patient_id", "p.*")
+    scored.toPandas().to_parquet(sys.argv[2])
+finally:
+    spark.stop()
+"""
+
+
+def _spark_missing() -> str | None:
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark is not installed (make install installs it with the dev group)"
+    if shutil.which("java") is None:
+        return "no Java runtime (make test installs Debian's headless JRE when run as root)"
+    return None
+
+
+def test_spark_udf_in_local_mode_equals_alsstrat_score(store: ServedModel, cohort_file: Path,
+                                                       tmp_path: Path) -> None:
+    """``mlflow.pyfunc.spark_udf`` on the champion over the cohort Parquet (Spark local mode, a fresh process):
+    one row per patient, the same predictions as ``alsstrat score``."""
+    missing = _spark_missing()
+    if missing:
+        pytest.skip(missing)
+    import os
+
+    scores_csv = tmp_path / "scores.csv"
+    assert _score("--input", str(cohort_file), "--out", str(scores_csv)).exit_code == 0
+    spark_out = tmp_path / "spark.parquet"
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "ALSSTRAT_HOME")}
+    env |= store_env(store) | {"OMP_NUM_THREADS": "1", "PYSPARK_PYTHON": sys.executable,
+                               "PYSPARK_DRIVER_PYTHON": sys.executable}
+    done = subprocess.run([sys.executable, "-c", SPARK_CODE, str(cohort_file), str(spark_out)], capture_output=True,
+                          text=True, timeout=600, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr[-4000:]
+    got = pd.read_parquet(spark_out).set_index("patient_id")
+    scored = pd.read_csv(scores_csv, dtype={"candidate_id": str}).set_index("candidate_id")
+    assert len(got) == len(scored) == 300
+    assert sorted(got.index) == sorted(scored.index)
+    got = got.loc[scored.index]
+    numeric = ["slope_point", "slope_p10", "slope_p90", "median_survival_months",
+               *[c for c in scored.columns if c.startswith(("subtype_probability_", "survival_probability_"))]]
+    np.testing.assert_array_equal(got[numeric].to_numpy(dtype=float), scored[numeric].to_numpy(dtype=float))
+    assert got["subtype_label"].tolist() == scored["subtype_label"].tolist()
+    assert got["risk_group"].tolist() == scored["risk_group"].tolist()
+    assert got["explanation"].tolist() == scored["explanation"].tolist()
