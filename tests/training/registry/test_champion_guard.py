@@ -178,3 +178,30 @@ def test_a_fresh_store_survives_concurrent_first_use(tmp_path: Path) -> None:
     outputs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
     assert all("no training runs in this store" in out for out in outputs), outputs
+
+
+@pytest.mark.slow
+@pytest.mark.mlflow
+def test_history_exits_2_when_the_chain_is_broken(store: dict[str, Any]) -> None:
+    import shutil
+    import sqlite3
+
+    from training.registry.promotion import promotion_history
+    from training.tracking import configure_tracking
+
+    uri = configure_tracking()
+    record = promotion_history()[0]
+    copy = store["home"] / "tampered.db"
+    shutil.copy(uri.removeprefix("sqlite:///"), copy)
+    with sqlite3.connect(copy) as db:  # an edit below the API, on a copy of the store
+        db.execute("UPDATE params SET value = 'Dr Mallory' WHERE key = 'approver' AND run_uuid = ?",
+                   (record.record_run_id,))
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{copy}")
+            result = _invoke(["runs", "history"])
+    finally:
+        configure_tracking()  # back to the module's store (MLflow exported the copy's URI meanwhile)
+    assert result.exit_code == 2, result.output
+    assert "history chain: BROKEN" in result.output
+    assert "does not match its digest: its fields were altered" in result.output
