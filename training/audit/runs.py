@@ -195,10 +195,12 @@ def reproduce_run(run_id: str, *, record: bool = True, stage: Callable[[str], No
 def _record_reproduction(run: AD.RunFacts, result: Reproduction, git: dict[str, str]) -> str:
     import mlflow
 
-    from training.tracking import ensure_experiment
+    from training.tracking import ensure_experiment, stdout_to_stderr
 
     experiment_id = ensure_experiment(AD.REPRODUCTION_EXPERIMENT)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"reproduce-{run.run_id[:8]}") as rec:
+    # stdout is the command's (--json); MLflow's "View run" line against a server goes to stderr instead.
+    with stdout_to_stderr(), mlflow.start_run(experiment_id=experiment_id,
+                                              run_name=f"reproduce-{run.run_id[:8]}") as rec:
         mlflow.set_tags({"alsstrat.kind": "reproduction", "reproduces_run_id": run.run_id,
                          "reproduced": str(result.reproduced).lower(), "data_hash": result.data_hash,
                          "n_identical": str(len(result.identical)), "n_differing": str(len(result.differing)),
