@@ -176,14 +176,16 @@ def log_training_dataset(table: Any, *, content_hash: str, source: str, landmark
 
     Its digest is the project's whole-table content hash (SHA-256), cut to the 36 characters MLflow stores; the
     full hash is the input's ``data_hash`` tag (and the run's). Only the schema and row count are stored, no cell.
-    The dataset's source is the file or folder read (``path``), else the description (a simulated cohort).
+    The dataset's source carries the description and, when a file or folder was read, its ``path``.
     """
     from mlflow.data.code_dataset_source import CodeDatasetSource
     from mlflow.data.dataset_source import DatasetSource
     from mlflow.data.pandas_dataset import from_pandas
 
-    origin: str | DatasetSource = (str(Path(path).resolve()) if path
-                                   else CodeDatasetSource(tags={"description": description}))
+    # An explicit source object: a plain path string is resolved by MLflow's registry of source types, which warns
+    # that a local path "can be interpreted in multiple ways" (and pytest turns warnings into errors).
+    tags = {"description": description, **({"path": str(Path(path).resolve())} if path else {})}
+    origin: DatasetSource = CodeDatasetSource(tags=tags)
 
     with warnings.catch_warnings():
         # MLflow's schema inference hints that integer columns cannot hold missing values; the schema shown in
