@@ -8,7 +8,7 @@ UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= out/demo
 
-.PHONY: help install lock demo test test-fast lint format typecheck bench serve bento clean browser postgres
+.PHONY: help install lock demo test test-fast lint format typecheck bench serve bento clean browser postgres java postgres
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -54,7 +54,7 @@ postgres:
 		|| echo "postgresql could not be installed; the team tracking server test will be skipped"; \
 	fi
 
-test: install browser postgres ## the full test suite (what CI runs)
+test: install browser postgres java ## the full test suite (what CI runs)
 	$(BIN)/python -m pytest -q
 
 test-fast: install ## tests without the slow (training/server) ones
@@ -83,7 +83,6 @@ clean: ## remove build outputs and demo data (keeps .venv and mlruns)
 # The Spark local-mode test of mlflow.pyfunc.spark_udf (docs/batch-scoring.md) needs a Java runtime (Debian's
 # headless JRE; pyspark itself comes with the dev group). As root (CI), install it when missing; elsewhere the test
 # says it is skipped and why.
-.PHONY: java
 java:
 	@if ! command -v java >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing a headless Java runtime for the Spark test"; \
@@ -91,4 +90,3 @@ java:
 		|| echo "a Java runtime could not be installed; the Spark test will be skipped"; \
 	fi
 
-test: java
