@@ -8,7 +8,7 @@ UV_VERSION := 0.13.8
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= out/demo
 
-.PHONY: help install lock demo test test-fast lint format typecheck bench serve bento clean browser postgres java postgres
+.PHONY: help install lock demo test test-fast lint format typecheck bench serve bento clean browser postgres java
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
