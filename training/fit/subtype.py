@@ -180,9 +180,10 @@ def describe_subtypes(train: pd.DataFrame, labels: np.ndarray, k: int) -> list[S
         description = (
             f"{int(p['n'])} training patients ({100 * p['n'] / overall['n']:.0f} %); median blood NfL "
             f"{p['nfl_blood_median_pg_ml']:.0f} pg/mL, LCN2 {p['lcn2_blood_median_ng_ml']:.0f} ng/mL; "
-            f"bulbar onset {100 * p['bulbar_onset_share']:.0f} %; median ALSFRS-R slope months 3-12 "
-            f"{p['slope_3_12_median_points_per_month']:.2f} points/month; Kaplan-Meier median survival from day 0 "
-            f"{p['km_median_survival_months']:.0f} months. A data-driven stratum, not a validated clinical category"
+            f"bulbar onset {100 * p['bulbar_onset_share']:.0f} %; median observed ALSFRS-R slope "
+            f"{p['slope_3_12_median_points_per_month']:.2f} points/month; Kaplan-Meier median survival "
+            + _km_median_text(p["km_median_survival_months"])
+            + ". A data-driven stratum, not a validated clinical category"
             + ("; LCN2 differences are an unvalidated hypothesis." if "raised LCN2" in markers else ".")
         )
         subtypes.append(SubtypeInfo(label=int(j), name=name, description=description, profile=p))
@@ -191,6 +192,15 @@ def describe_subtypes(train: pd.DataFrame, labels: np.ndarray, k: int) -> list[S
         if names.count(s.name) > 1:
             s.name = f"{s.name} [{s.label}]"
     return sorted(subtypes, key=lambda s: s.label)
+
+
+def _km_median_text(months: float) -> str:
+    """The Kaplan-Meier median in words: months from the landmark, not reached, or not available."""
+    if np.isnan(months):
+        return "not available (no survival outcome)"
+    if np.isinf(months):
+        return "not reached"
+    return f"{months:.0f} months from the landmark"
 
 
 def _pace_words(k: int) -> list[str]:
