@@ -237,6 +237,10 @@ def implausibility(values: Mapping[str, Any], landmark: str = S.DEFAULT_LANDMARK
 
     Runs on every valid row, so it only looks at the rule fields the row holds (one set intersection).
     """
+    return _implausibility(values, S.landmark(landmark).day)
+
+
+def _implausibility(values: Mapping[str, Any], landmark_day: int) -> CandidateError | None:
     ranges, cross, whole = _plausibility_rules()
     for name in whole & values.keys():
         value = values[name]
@@ -245,7 +249,7 @@ def implausibility(values: Mapping[str, Any], landmark: str = S.DEFAULT_LANDMARK
     for rule in cross:
         value, limit = values.get(rule.field), values.get(rule.limit_field)
         if value is not None and limit is not None:
-            message = rule.problem(value, limit, S.landmark(landmark).day)
+            message = rule.problem(value, limit, landmark_day)
             if message is not None:
                 return CandidateError(rule.field, message)
     for name in ranges.keys() & values.keys():
@@ -266,8 +270,9 @@ def _checked(values: dict[str, Any], landmark: str = S.DEFAULT_LANDMARK,
 def _drop_implausible(checked: list[dict[str, Any]], positions: list[int], errors: dict[int, CandidateError],
                       landmark: str = S.DEFAULT_LANDMARK) -> tuple[list[dict[str, Any]], list[int]]:
     """Move the rows that break a plausibility rule from ``checked`` into ``errors`` (by input position)."""
+    day = S.landmark(landmark).day  # once per batch, not once per row
     found = [(k, error) for k, values in enumerate(checked)
-             if (error := implausibility(values, landmark)) is not None]
+             if (error := _implausibility(values, day)) is not None]
     if not found:
         return checked, positions
     dropped = {k for k, _ in found}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.servers import served_model
+from tests.servers import ServedModel, served_model, store_env
 
 __all__ = ["served_model"]  # the session-wide trained model, shared by every test module that needs one
 
@@ -37,3 +37,12 @@ def private_store(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixt
 
     with private_home(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])) as path:
         yield path
+
+
+@pytest.fixture(scope="module")
+def store(served_model: ServedModel) -> Iterator[ServedModel]:
+    """The session-wide model's store as this module's environment (MLflow and the project home point at it)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in store_env(served_model).items():
+            mp.setenv(key, value)
+        yield served_model

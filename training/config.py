@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -170,3 +170,35 @@ def load_config(path: str | Path | None = None) -> TrainConfig:
         text = p.read_text()
     raw = yaml.safe_load(text) or {}
     return TrainConfig.model_validate(raw)
+
+
+def simulated_config(seed: int, *, n_patients: int = 2000, scenario: str | None = None,
+                     cfg: TrainConfig | None = None, **overrides: Any) -> TrainConfig:
+    """The shipped (or given) configuration on a freshly simulated cohort: what the measurement commands and the
+    acceptance tests train on.
+
+    Parameters
+    ----------
+    seed : int
+        Simulator seed (use fresh seeds, never the one the configuration was tuned on, to claim a property).
+    n_patients : int, default 2000
+        Cohort size.
+    scenario : str, optional
+        Simulator scenario (default: the configuration's).
+    cfg : TrainConfig, optional
+        Base configuration (default: ``training/configs/default.yaml``).
+    **overrides
+        Top-level configuration keys to replace (e.g. ``lcn2_ablation=False``), or ``landmark`` for the data's.
+
+    Returns
+    -------
+    TrainConfig
+        Re-validated.
+    """
+    base = (cfg or load_config(None)).model_dump()
+    simulate = {**base["data"]["simulate"], "seed": seed, "n_patients": n_patients,
+                **({"scenario": scenario} if scenario else {})}
+    data = {**base["data"], "source": "synthetic", "input": None, "simulate": simulate}
+    if "landmark" in overrides:
+        data["landmark"] = overrides.pop("landmark")
+    return TrainConfig.model_validate({**base, **overrides, "data": data})

@@ -35,6 +35,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from features import spec as S
+
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -283,7 +285,10 @@ def resolve_parameters(data: Any) -> tuple[Any, dict[str, Parameter]]:
     return _replace(data, (), done), params
 
 
-def _check_shares(shares: dict[str, float], what: str) -> None:
+def _check_shares(shares: dict[str, float], what: str, keys: tuple[str, ...] | None = None) -> None:
+    """Shares must sum to 1 and, when ``keys`` is given (a vocabulary of the feature spec), cover exactly it."""
+    if keys is not None and set(shares) != set(keys):
+        raise ValueError(f"{what} must have exactly the keys {sorted(keys)}")
     total = sum(shares.values())
     if abs(total - 1.0) > SHARE_TOLERANCE:
         raise ValueError(f"{what} must sum to 1, got {total:.6g}")
@@ -377,10 +382,7 @@ class Survival(_Block):
 
     @model_validator(mode="after")
     def _shares(self) -> Survival:
-        expected = {"death", "tracheostomy", "permanent_niv"}
-        if set(self.event_type_shares) != expected:
-            raise ValueError(f"event_type_shares must have exactly the keys {sorted(expected)}")
-        _check_shares(self.event_type_shares, "event_type_shares")
+        _check_shares(self.event_type_shares, "event_type_shares", keys=S.EVENTS)
         return self
 
 
@@ -473,10 +475,7 @@ class Clinical(_Block):
 
     @model_validator(mode="after")
     def _shares(self) -> Clinical:
-        expected = {"definite", "probable", "probable_lab", "possible", "unknown"}
-        if set(self.el_escorial_shares) != expected:
-            raise ValueError(f"el_escorial_shares must have exactly the keys {sorted(expected)}")
-        _check_shares(self.el_escorial_shares, "el_escorial_shares")
+        _check_shares(self.el_escorial_shares, "el_escorial_shares", keys=S.EL_ESCORIAL)
         return self
 
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from features.cohort.table import Cohort
+from features.errors import UserInputError
 
 SOURCES = ("native", "synthetic", "proact", "dream2012")
+
+
+class UnknownSourceOrLandmark(UserInputError, ValueError):
+    """A source name or landmark that does not exist, or a landmark a source cannot provide."""
 
 
 def load_cohort(source: str, path: str | Path, landmark: str | None = None) -> Cohort:
@@ -30,20 +35,26 @@ def load_cohort(source: str, path: str | Path, landmark: str | None = None) -> C
 
     Raises
     ------
-    ValueError
-        For an unknown source name, or a landmark the source cannot provide.
+    UnknownSourceOrLandmark
+        For an unknown source name or landmark, or a landmark the source cannot provide (a user input problem:
+        command lines answer it with exit 2).
     FeatureDataError
         For input that breaks the contract (every violation listed).
     """
     from features import spec as S
     from features.cohort.assemble import build_cohort
 
+    if source not in SOURCES:
+        raise UnknownSourceOrLandmark(f"unknown source {source!r} (expected one of: {', '.join(SOURCES)})")
+    if landmark is not None and landmark not in S.LANDMARKS:
+        raise UnknownSourceOrLandmark(f"unknown landmark {landmark!r}: use one of {', '.join(S.LANDMARKS)}")
     if source == "dream2012":
         from features.sources.dream2012 import DREAM_LANDMARK, load_dream2012
 
         if landmark not in (None, DREAM_LANDMARK):
-            raise ValueError(f"the dream2012 source exists only at the {DREAM_LANDMARK!r} landmark (its features "
-                             f"summarise the first 3 months), not at {landmark!r}")
+            raise UnknownSourceOrLandmark(
+                f"the dream2012 source exists only at the {DREAM_LANDMARK!r} landmark (its features summarise the "
+                f"first 3 months), not at {landmark!r}")
         return load_dream2012(path)
     at = S.landmark(landmark or default_landmark(source))
     if source in ("native", "synthetic"):
@@ -56,7 +67,7 @@ def load_cohort(source: str, path: str | Path, landmark: str | None = None) -> C
 
         tables, report = load_proact(path)
         return build_cohort(tables, source="proact", report=report, landmark=at.name)
-    raise ValueError(f"unknown source {source!r} (expected one of: {', '.join(SOURCES)})")
+    raise AssertionError(f"unreachable: source {source!r} was checked above")  # pragma: no cover
 
 
 def default_landmark(source: str) -> str:

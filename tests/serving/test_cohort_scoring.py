@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.mlflow]
 ROOT = Path(__file__).resolve().parents[2]
 BLANKED = {"c9orf72": range(0, 12), "el_escorial": range(5, 9), "ftd": range(20, 23)}
 """Categories set missing on these rows (the simulator always fills them; real tables do not)."""
-
-
-@pytest.fixture(scope="module")
-def store(served_model: ServedModel) -> Iterator[ServedModel]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in store_env(served_model).items():
-            mp.setenv(key, value)
-        yield served_model
 
 
 @pytest.fixture(scope="module")

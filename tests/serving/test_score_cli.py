@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from features import spec as S
-from tests.servers import GOOD, ServedModel, store_env
+from tests.servers import GOOD, ServedModel
 from training.cli.app import app
 
 pytestmark = [pytest.mark.slow, pytest.mark.mlflow]
@@ -34,14 +33,6 @@ CSV_ROWS: list[tuple[str, list[str], str | None]] = [
     ("unknown-category", ["58", "F", "bulbar", "14", "11", "39", "", ""], "sex"),
     ("bool-as-number", ["58", "female", "bulbar", "14", "11", "39", "", "1"], "riluzole"),
 ]
-
-
-@pytest.fixture(scope="module")
-def store(served_model: ServedModel) -> Iterator[ServedModel]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in store_env(served_model).items():
-            mp.setenv(key, value)
-        yield served_model
 
 
 def _score(*args: str) -> Any:

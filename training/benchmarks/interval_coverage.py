@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from training.config import load_config
+from training.config import simulated_config
 from training.data.load import load_training_data
 from training.evaluation.scoring import predict_cohort
 
@@ -26,10 +26,7 @@ def measure(seed: int, *, n_patients: int = 2000) -> dict[str, Any]:
     """Coverage figures for one fresh seed (see the module docstring)."""
     from training.fit.train import fit_and_evaluate
 
-    cfg = load_config(None)
-    data_cfg = cfg.data.model_copy(update={"simulate": cfg.data.simulate.model_copy(
-        update={"seed": seed, "n_patients": n_patients})})
-    cfg = type(cfg).model_validate({**cfg.model_dump(), "data": data_cfg.model_dump(), "lcn2_ablation": False})
+    cfg = simulated_config(seed, n_patients=n_patients, lcn2_ablation=False)
     data = load_training_data(cfg.data)
     if data.truth is None:
         raise ValueError("interval coverage by planted rate needs a simulated cohort")

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from training.config import TrainConfig, load_config
+from training.config import TrainConfig, simulated_config
 from training.data.load import load_training_data
 from training.evaluation.metrics import kaplan_meier_median, km_at
 
@@ -107,10 +107,7 @@ def measure(seed: int, *, n_patients: int = 2000, truth_patients: int = 20_000,
     """Calibration figures for one fresh simulator seed (see the module docstring)."""
     from training.fit.train import fit_and_evaluate
 
-    cfg = cfg or load_config(None)
-    data_cfg = cfg.data.model_copy(update={"landmark": "screening", "simulate": cfg.data.simulate.model_copy(
-        update={"seed": seed, "n_patients": n_patients})})
-    cfg = type(cfg).model_validate({**cfg.model_dump(), "data": data_cfg.model_dump(), "lcn2_ablation": False})
+    cfg = simulated_config(seed, n_patients=n_patients, cfg=cfg, landmark="screening", lcn2_ablation=False)
     data = load_training_data(cfg.data)
     fitted = fit_and_evaluate(cfg, data)
     model = fitted.model

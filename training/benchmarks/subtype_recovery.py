@@ -15,7 +15,7 @@ import numpy as np
 
 from features import spec as S
 from features.model.derive import BaselineFeatures
-from training.config import TrainConfig, load_config
+from training.config import TrainConfig, simulated_config
 from training.data.load import load_training_data
 from training.data.splits import holdout_split
 from training.fit.subtype import agreement_with_truth, fit_subtypes
@@ -23,9 +23,7 @@ from training.fit.subtype import agreement_with_truth, fit_subtypes
 
 def subtype_ari(seed: int, *, n_patients: int = 2000, cfg: TrainConfig | None = None) -> tuple[int, float]:
     """(chosen K, test-set ARI against the planted subtype) for one simulated cohort of the default scenario."""
-    cfg = cfg or load_config(None)
-    cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"simulate": cfg.data.simulate.model_copy(
-        update={"seed": seed, "n_patients": n_patients})})})
+    cfg = simulated_config(seed, n_patients=n_patients, cfg=cfg)
     data = load_training_data(cfg.data)
     if data.truth is None:
         raise ValueError("subtype recovery needs a simulated cohort (it has the planted truth)")

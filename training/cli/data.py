@@ -66,17 +66,7 @@ def cohort(
 
         if out.suffix != ".parquet":
             raise BadInput(f"--out must end in .parquet, got {out.name!r}")
-        from features import spec as S
-        from features.sources.registry import SOURCES
-
-        if source not in SOURCES:
-            raise BadInput(f"unknown source {source!r} (expected one of: {', '.join(SOURCES)})")
-        if landmark is not None and landmark not in S.LANDMARKS:
-            raise BadInput(f"unknown landmark {landmark!r}: use one of {', '.join(S.LANDMARKS)}")
-        if source == "dream2012" and landmark not in (None, "lead-in"):
-            raise BadInput("the dream2012 source exists only at the 'lead-in' landmark (its features summarise the "
-                           f"first 3 months), not at {landmark!r}")
-        built = load_cohort(source, input, landmark=landmark)
+        built = load_cohort(source, input, landmark=landmark)  # a bad source or landmark is a UserInputError
         path, report_path = write_cohort(built, out)
         print_cohort_summary(console, built, path, report_path)
 

@@ -187,7 +187,7 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
         if survival is not None:
             metrics["oracle_survival_cindex"] = E.cindex(t_test[ok_test], e_test[ok_test], planted_risk[ok_test])
 
-    lcn2_measured = any(name in train.columns and train[name].notna().any() for name in S.LCN2_FIELDS)
+    lcn2_measured = any(name in model.metadata["biomarkers_measured"] for name in S.LCN2_FIELDS)
     model.metadata["lcn2_ablation"] = ("evaluated" if cfg.lcn2_ablation and lcn2_measured else
                                        "not evaluable: LCN2 not measured" if cfg.lcn2_ablation else "not requested")
     if cfg.lcn2_ablation and lcn2_measured:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from training.config import load_config
+from training.config import simulated_config
 from training.data.load import load_training_data
 from training.fit.train import fit_and_evaluate
 
@@ -17,10 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 def _metrics(scenario: str, seed: int) -> dict[str, float]:
-    cfg = load_config(None)
-    data_cfg = cfg.data.model_copy(update={"simulate": cfg.data.simulate.model_copy(
-        update={"scenario": scenario, "seed": seed, "n_patients": 2000})})
-    cfg = cfg.model_copy(update={"data": data_cfg})
+    cfg = simulated_config(seed, n_patients=2000, scenario=scenario)
     return fit_and_evaluate(cfg, load_training_data(cfg.data)).metrics
 
 
