@@ -27,6 +27,7 @@ import pandas as pd
 from training.config import TrainConfig, simulated_config
 from training.data.load import load_training_data
 from training.evaluation.metrics import kaplan_meier_median, km_at
+from training.evaluation.scoring import predict_cohort
 
 HORIZONS_MONTHS = (12.0, 24.0)
 TYPICAL_CANDIDATE: dict[str, Any] = {
@@ -117,9 +118,8 @@ def measure(seed: int, *, n_patients: int = 2000, truth_patients: int = 20_000,
     test = table.iloc[fitted.split.test].reset_index(drop=True)
     ok = test["time_to_event_months"].notna().to_numpy()
     test = test.loc[ok].reset_index(drop=True)
-    z = model.features.transform(model._frame_input(test[list(model.landmark.names)]))
-    arrays = model.predict_arrays(z)
-    predicted = model.survival.survival_at(arrays["mu"], HORIZONS_MONTHS)
+    pred = predict_cohort(model, test)  # the evaluation layer's scoring: what the run's metrics use
+    predicted = pred.survival_at(pred.mu, HORIZONS_MONTHS)
     time = test["time_to_event_months"].to_numpy(dtype=float)
     event = test["event_observed"].astype(bool).to_numpy()
     out: dict[str, Any] = {"seed": seed, "n_patients": n_patients, "n_test_with_survival": int(len(test)),
@@ -128,7 +128,7 @@ def measure(seed: int, *, n_patients: int = 2000, truth_patients: int = 20_000,
         km, low, high = km_at(time, event, t)
         out["overall"][f"{t:.0f}m"] = {"predicted": float(predicted[:, j].mean()), "kaplan_meier": km,
                                        "km_ci": [low, high]}
-    groups = arrays["risk_group"]
+    groups = model.survival.risk_group(pred.mu)
     for g in sorted(set(groups.tolist())):
         sel = groups == g
         row: dict[str, Any] = {"n": int(sel.sum())}

@@ -125,7 +125,7 @@ def model_card_context(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, 
 
 def landmark_outcomes(lm: S.Landmark) -> list[tuple[str, str]]:
     """The outcome definitions at the model's landmark, in words (the card's Outcomes section)."""
-    window = "[0, 365]" if lm.slope_after_day < 0 else f"({lm.slope_after_day}, 365]"
+    window = lm.slope_window_text()
     return [
         ("alsfrs_r_slope_3_12", "ALSFRS-R slope (points/month): ordinary least-squares slope of the ALSFRS-R total "
          f"over the visits with day in {window}; needs at least 2 visits spanning at least 90 days, otherwise "
