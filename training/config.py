@@ -103,6 +103,16 @@ class SurvivalConfig(Strict):
     risk_groups: int = Field(5, ge=2, le=10)
 
 
+class SparsityConfig(Strict):
+    """Missingness augmentation of the progression models (training.fit.sparsity)."""
+
+    blanked_copies: int = Field(2, ge=0, le=10, description=(
+        "Copies of each training patient with optional field units blanked at random, so that a screening "
+        "candidate who sends few fields is scored as patients who sent those fields were; 0 turns it off."))
+    blank_probability: float = Field(0.5, ge=0, le=1, description=(
+        "Probability that one unit of optional fields is blanked in one copy."))
+
+
 class TuningConfig(Strict):
     n_trials: int = Field(6, ge=0, le=500, description="Optuna trials per model; 0 keeps the configured params.")
     timeout_seconds: float | None = Field(None, gt=0)
@@ -138,6 +148,7 @@ class TrainConfig(Strict):
     subtype: SubtypeConfig = SubtypeConfig()
     slope: SlopeConfig = SlopeConfig()
     survival: SurvivalConfig = SurvivalConfig()
+    sparsity: SparsityConfig = SparsityConfig()
     tuning: TuningConfig = TuningConfig(max_trees=250, learning_rate_range=(0.02, 0.2))
     evaluation: EvaluationConfig = EvaluationConfig()
     lcn2_ablation: bool = Field(True, description="Refit without LCN2 features and bootstrap the difference.")

@@ -8,9 +8,12 @@ own test split, and on an independent cohort of the same scenario (20,000 simula
 
 - mean predicted S(12) and S(24) over the held-out patients against the Kaplan-Meier estimate;
 - per risk group (1 = lowest risk of 5): mean predicted S(12)/S(24) against that group's Kaplan-Meier;
+- the same on the independent cohort reduced to the seven fields of the typical candidate below (every other field
+  blanked): calibration for candidates who send little;
 - the median survival predicted for a typical candidate (limb onset, male, 59 y at onset, 12 months since onset,
   diagnostic delay 9 months, ALSFRS-R 40, serum NfL 50 pg/mL), next to the simulator's truth for look-alikes
-  (Kaplan-Meier of simulated patients with that profile) and the published ENCALS model's median for that profile.
+  (Kaplan-Meier of simulated patients with that profile), the median of the look-alikes' mean predicted curve (all
+  their fields, and only the typical candidate's seven), and the published ENCALS model's median for that profile.
 
 ``python -m training.benchmarks.landmark_calibration --seeds 101,103 --n-patients 2000`` prints one JSON object
 per seed, with the acceptance checks for each of the two held-out sets. The seeds are fresh: the default
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features import spec as S
 from features.model.bundle import StratifierModel
 from training.benchmarks.heldout import independent_cohort
 from training.config import TrainConfig, simulated_config
@@ -159,17 +163,47 @@ def measure(seed: int, *, n_patients: int = 2000, independent_patients: int = 20
     test = data.cohort.table.reset_index(drop=True).iloc[fitted.split.test]
     independent = independent_cohort(seed, n_patients=independent_patients, scenario=cfg.data.simulate.scenario,
                                       landmark="screening")
+    minimal = only_fields(independent.table, TYPICAL_CANDIDATE)
     out: dict[str, Any] = {"seed": seed, "n_patients": n_patients, "time_origin": model.time_origin,
                            "test_split": calibration_figures(model, test),
                            "independent": {"seed": independent.seed,
-                                           **calibration_figures(model, independent.table)}}
+                                           **calibration_figures(model, independent.table)},
+                           "independent_minimal_fields": calibration_figures(model, minimal)}
     typical = model.predict_frame(pd.DataFrame([TYPICAL_CANDIDATE]))
     out["typical_candidate_median_months"] = float(typical["median_survival_months"].iloc[0])
-    out["typical_candidate_truth"] = _truth_for_typical(independent.table)
+    look_alikes = _look_alikes(independent.table) & independent.table["time_to_event_months"].notna()
+    out["typical_candidate_truth"] = {
+        **_truth_for_typical(independent.table),
+        "predicted_median_months_all_fields": group_median(model, independent.table.loc[look_alikes]),
+        "predicted_median_months_minimal_fields": group_median(model, minimal.loc[look_alikes])}
     onset_medians = [encals_median_from_onset(59, 9, 40, 12, vc) for vc in (80.0, 100.0)]
     out["encals_median_from_screening_months"] = sorted(m - TYPICAL_CANDIDATE["months_since_onset"]
                                                          for m in onset_medians)
     return out
+
+
+def only_fields(table: pd.DataFrame, keep: Any) -> pd.DataFrame:
+    """The table with every baseline field outside ``keep`` blanked: what a minimal screening candidate sends."""
+    out = table.copy()
+    for name in S.BASELINE_NAMES:
+        if name not in keep:
+            out[name] = np.nan if out[name].dtype.kind == "f" else pd.NA
+    return out
+
+
+def group_median(model: StratifierModel, table: pd.DataFrame) -> float:
+    """Months at which the group's mean predicted survival curve crosses 0.5 (NaN when it does not by 120).
+
+    The comparable figure to a group's Kaplan-Meier median: the median of each patient's own predicted median
+    is not, because the group's curve is a mixture of individual curves.
+    """
+    if model.survival is None or table.empty:
+        return math.nan
+    pred = predict_cohort(model, table)
+    grid = np.arange(0.25, 120.0 + 1e-9, 0.25)
+    curve = pred.survival_at(pred.mu, grid).mean(axis=0)
+    below = np.flatnonzero(curve < 0.5)
+    return float(grid[below[0]]) if below.size else math.nan
 
 
 def _truth_for_typical(table: pd.DataFrame) -> dict[str, Any]:
@@ -206,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ns = parser.parse_args(argv)
     for seed in _seeds(ns.seeds):
         result = measure(seed, n_patients=ns.n_patients, independent_patients=ns.independent_patients)
-        for part in ("test_split", "independent"):
+        for part in ("test_split", "independent", "independent_minimal_fields"):
             result[part]["acceptance"] = acceptance(result[part], result["typical_candidate_median_months"])
         print(json.dumps(result, default=lambda v: None if isinstance(v, float) and math.isnan(v) else str(v)))
 

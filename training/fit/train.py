@@ -37,6 +37,7 @@ from training.fit.progression import (
     survival_cv_cindex,
     tune,
 )
+from training.fit.sparsity import fit_slope_on_sparse_copies, fit_survival_on_sparse_copies
 from training.fit.subtype import KSelection, agreement_with_truth, clustering_features, fit_subtypes
 
 logger = logging.getLogger(__name__)
@@ -115,7 +116,8 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
     slope_params = tune("slope", lambda p: slope_cv_rmse(zs, ys, p, slope_folds, cfg.split.seed, cfg.slope.point),
                         cfg.slope.params, cfg.tuning, "minimize", on_trial)
     say("fitting slope model")
-    slope = fit_slope(zs, ys, cfg.slope, slope_params, slope_folds, cfg.split.seed)
+    slope = fit_slope_on_sparse_copies(deriver, x_train.loc[has_y], ys, cfg.slope, slope_params, slope_folds,
+                                       cfg.sparsity, cfg.split.seed)
 
     # Survival: patients with follow-up after the landmark. A source without any survival outcome (DREAM-2012)
     # gives a model without a survival part, and says so; a source with too few events is refused.
@@ -137,7 +139,8 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
                                                                      cfg.split.seed),
                            cfg.survival.params, cfg.tuning, "maximize", on_trial)
         say("fitting survival model")
-        survival = fit_survival(zt, tt, et, cfg.survival, surv_params, cfg.split.seed)
+        survival = fit_survival_on_sparse_copies(deriver, x_train.loc[ok_train], tt, et, cfg.survival, surv_params,
+                                                 cfg.sparsity, cfg.split.seed)
 
     model = StratifierModel(features=deriver, subtype=subtype, slope=slope, survival=survival,
                             metadata={"model_name": cfg.model_name, "alsfrs_scale": scale, "spec_hash": S.spec_hash(),
