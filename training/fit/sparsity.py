@@ -120,11 +120,9 @@ def fit_survival_on_sparse_copies(deriver: BaselineFeatures, x: pd.DataFrame, ti
     -------
     SurvivalComponent
     """
-    augmented = with_blanked_copies(x, copies=sparsity.blanked_copies,
-                                    blank_probability=sparsity.blank_probability, seed=seed)
-    z = deriver.transform(augmented.rows)
-    return fit_survival(z, time[augmented.origin], event[augmented.origin], cfg, params, seed,
-                        origin=augmented.origin if sparsity.blanked_copies else None)
+    z, origin = _derived_with_copies(deriver, x, sparsity, seed)
+    return fit_survival(z, time[origin], event[origin], cfg, params, seed,
+                        origin=origin if sparsity.blanked_copies else None)
 
 
 def fit_slope_on_sparse_copies(deriver: BaselineFeatures, x: pd.DataFrame, y: np.ndarray, cfg: SlopeConfig,
@@ -152,10 +150,16 @@ def fit_slope_on_sparse_copies(deriver: BaselineFeatures, x: pd.DataFrame, y: np
     -------
     SlopeComponent
     """
+    z, origin = _derived_with_copies(deriver, x, sparsity, seed)
+    return fit_slope(z, y[origin], cfg, params, copies_follow_folds(origin, folds), seed)
+
+
+def _derived_with_copies(deriver: BaselineFeatures, x: pd.DataFrame, sparsity: SparsityConfig,
+                         seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Feature matrix of the patients and their blanked copies, and each row's source patient."""
     augmented = with_blanked_copies(x, copies=sparsity.blanked_copies,
                                     blank_probability=sparsity.blank_probability, seed=seed)
-    z = deriver.transform(augmented.rows)
-    return fit_slope(z, y[augmented.origin], cfg, params, copies_follow_folds(augmented.origin, folds), seed)
+    return deriver.transform(augmented.rows), augmented.origin
 
 
 def copies_follow_folds(origin: np.ndarray, folds: Folds) -> Folds:
