@@ -72,8 +72,8 @@ def print_train_summary(console: Console, result: object) -> None:
         ("survival C-index (Uno)", "test_survival_cindex_uno", None, ""),
         ("integrated Brier score", "test_survival_ibs", None, ""),
         ("subtype ARI vs planted truth", "test_subtype_ari_truth", None, ""),
-        ("LCN2 added C-index", "lcn2_added_cindex", None, "95 % CI"),
-        ("LCN2 added slope RMSE reduction", "lcn2_added_slope_rmse", None, "95 % CI"),
+        ("LCN2 added C-index (cross-validated on training patients)", "lcn2_added_cindex", None, "95 % CI"),
+        ("LCN2 added slope RMSE reduction (cross-validated)", "lcn2_added_slope_rmse", None, "95 % CI"),
     ]
     for label, key, ref_key, ref_label in rows:
         if key not in metrics:

@@ -25,11 +25,11 @@ from features.model.derive import BaselineFeatures
 from training.config import TrainConfig
 from training.data.load import TrainingData, load_training_data
 from training.data.splits import Split, cv_folds, holdout_split
-from training.evaluation import bootstrap as B
 from training.evaluation import metrics as E
 from training.evaluation.outcomes import Outcomes
 from training.evaluation.scoring import evaluate_model
 from training.fit.baselines import SlopeBaseline, SurvivalBaseline
+from training.fit.lcn2_test import lcn2_crossfit_test
 from training.fit.progression import (
     fit_slope,
     fit_survival,
@@ -194,9 +194,12 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
     model.metadata["lcn2_ablation"] = ("evaluated" if cfg.lcn2_ablation and lcn2_measured else
                                        "not evaluable: LCN2 not measured" if cfg.lcn2_ablation else "not requested")
     if cfg.lcn2_ablation and lcn2_measured:
-        say("LCN2 ablation")
-        metrics.update(lcn2_added_value(cfg, train, test, scale, slope_params, surv_params, pred, has_y, has_y_test,
-                                        ok_train, ok_test, slope_folds))
+        say("LCN2 added-value test")
+        # Cross-fitted on the training patients only (training.fit.lcn2_test); the test patients play no part.
+        lcn2 = lcn2_crossfit_test(train, alsfrs_scale=scale, cfg=cfg, survival=survival is not None)
+        metrics.update(lcn2.metrics())
+        model.metadata["lcn2_test_method"] = lcn2.method
+        tables["lcn2_test_folds"] = lcn2.folds
 
     say("figures")
     figures = make_figures(model, names, z_train, test, pred, has_y_test, ok_test, calib)
@@ -211,50 +214,6 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
     tuned = {"slope": slope_params.model_dump(), **({"survival": surv_params.model_dump()} if surv_params else {})}
     return Fitted(model=model, metrics=metrics, selection=selection, split=split, tables=tables, figures=figures,
                   tuned=tuned, counts=counts)
-
-
-def lcn2_added_value(cfg: TrainConfig, train: pd.DataFrame, test: pd.DataFrame, scale: int, slope_params: Any,
-                     surv_params: Any, pred: dict[str, Any], has_y: np.ndarray, has_y_test: np.ndarray,
-                     ok_train: np.ndarray, ok_test: np.ndarray, slope_folds: Any) -> dict[str, float]:
-    """Refit the progression models without any LCN2 feature (same hyper-parameters) and bootstrap the difference.
-
-    ``lcn2_added_cindex`` = C(with) - C(without); ``lcn2_added_slope_rmse`` = RMSE(without) - RMSE(with). Positive
-    values mean LCN2 helped. Paired bootstrap over the test patients, percentile 95 % intervals.
-    """
-    no_lcn2 = BaselineFeatures(alsfrs_scale_max=scale, include_lcn2=False).fit(train[list(S.BASELINE_NAMES)])
-    z_tr = no_lcn2.transform(train[list(S.BASELINE_NAMES)])
-    z_te = no_lcn2.transform(test[list(S.BASELINE_NAMES)])
-    out_tr, out_te = Outcomes.from_table(train), Outcomes.from_table(test)
-    y_tr = out_tr.slope
-    slope_cfg = cfg.slope.model_copy(update={"conformal": False})
-    slope = fit_slope(z_tr[has_y], y_tr[has_y], slope_cfg, slope_params, slope_folds, cfg.split.seed)
-    import xgboost as xgb
-
-    dm = xgb.DMatrix(z_te, missing=np.nan, nthread=1)
-    p50_without = slope.predict(dm)[1]
-    y = out_te.slope[has_y_test]
-    with_p, without_p = pred["p50"][has_y_test], p50_without[has_y_test]
-
-    def rmse_diff(idx: np.ndarray) -> float:
-        return E.rmse(without_p[idx], y[idx]) - E.rmse(with_p[idx], y[idx])
-
-    # Paired: each difference evaluates both models on the same resampled patients.
-    ev = cfg.evaluation
-    r, r_lo, r_hi = B.bootstrap_ci(rmse_diff, len(y), n_resamples=ev.n_bootstrap, seed=ev.seed)
-    out = {"lcn2_added_slope_rmse": r, "lcn2_added_slope_rmse_ci_low": r_lo, "lcn2_added_slope_rmse_ci_high": r_hi}
-    if surv_params is None:  # no survival model (no survival outcome in the cohort): nothing to compare
-        return out
-    t_tr, e_tr = out_tr.followup()
-    survival = fit_survival(z_tr[ok_train], t_tr, e_tr, cfg.survival, surv_params, cfg.split.seed)
-    risk_without = -survival.mu(dm)
-    t, e = out_te.followup()
-    r_with, r_without = -pred["mu"][ok_test], risk_without[ok_test]
-
-    def cindex_diff(idx: np.ndarray) -> float:
-        return E.cindex(t[idx], e[idx], r_with[idx]) - E.cindex(t[idx], e[idx], r_without[idx])
-
-    c, c_lo, c_hi = B.bootstrap_ci(cindex_diff, len(t), n_resamples=ev.n_bootstrap, seed=ev.seed)
-    return {**out, "lcn2_added_cindex": c, "lcn2_added_cindex_ci_low": c_lo, "lcn2_added_cindex_ci_high": c_hi}
 
 
 MIN_SLOPE_PATIENTS = 50
@@ -359,6 +318,8 @@ def run_training(cfg: TrainConfig, *, stage: Stage | None = None) -> TrainResult
         measured = fitted.model.metadata["biomarkers_measured"]
         mlflow.set_tags({"biomarkers_measured": ", ".join(measured) or "none",
                          "lcn2_ablation": fitted.model.metadata["lcn2_ablation"],
+                         **({"lcn2_test_method": fitted.model.metadata["lcn2_test_method"]}
+                            if "lcn2_test_method" in fitted.model.metadata else {}),
                          "subtype_features": ", ".join(fitted.model.metadata["subtype_features"])})
         fitted.metrics["train_seconds"] = time.perf_counter() - started
         mlflow.log_metrics({k: float(v) for k, v in fitted.metrics.items() if np.isfinite(v)})

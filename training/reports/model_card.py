@@ -207,9 +207,9 @@ class ModelCardContext:
         Free text, e.g. the calibration time and grouping.
     subtypes : sequence of (name, size, description)
     lcn2_added_cindex, lcn2_added_slope_rmse : (estimate, ci_low, ci_high) or None
-        LCN2 ablation (the model refitted without LCN2, i.e. on NfL and clinical data only, on the same test
-        patients; paired bootstrap, :func:`training.evaluation.bootstrap.bootstrap_ci`), signed so that positive = LCN2
-        helped:
+        LCN2 added-value test (the models refitted with and without LCN2, i.e. on NfL and clinical data only, in
+        every fold of a repeated cross-validation on the training patients; corrected resampled t interval,
+        :mod:`training.fit.lcn2_test`), signed so that positive = LCN2 helped:
         ``lcn2_added_cindex`` = C-index(with) − C-index(without); ``lcn2_added_slope_rmse`` = slope RMSE(without) −
         RMSE(with), points/month. These are the run metrics of the same names. None when not run.
     lcn2_confidence : float
@@ -309,7 +309,8 @@ def lcn2_added_value_sentence(metric: Literal["cindex", "slope_rmse"], added: tu
     added : (estimate, ci_low, ci_high) or None
         Added value of LCN2, signed so that positive = LCN2 helped: for ``"cindex"`` C-index(with LCN2) −
         C-index(without); for ``"slope_rmse"`` slope RMSE(without LCN2) − RMSE(with), in points/month. "Without"
-        is the model refitted on NfL and clinical data only, evaluated on the same test patients.
+        is the model refitted on NfL and clinical data only, scored on the same held-out folds of the
+        cross-validation on the training patients.
     confidence : float, default 0.95
         Confidence level of the interval.
     synthetic : bool, default False
@@ -319,17 +320,18 @@ def lcn2_added_value_sentence(metric: Literal["cindex", "slope_rmse"], added: tu
     -------
     str
         The change in the metric when LCN2 is added (for the RMSE: −``added``, so a negative change is an
-        improvement), its interval, and the conclusion: e.g. "Adding LCN2 changed the test C-index by +0.031 (95 % CI
+        improvement), its interval, and the conclusion: e.g. "Adding LCN2 changed the cross-validated C-index by
+        +0.031 (95 % CI
         +0.012 to +0.050): in this cohort LCN2 carried prognostic information beyond NfL and clinical data (higher
         C-index with LCN2)." An interval that includes 0 (bounds inclusive) is reported as no evidence of added value.
 
     Examples
     --------
     >>> lcn2_added_value_sentence("cindex", (0.01, -0.005, 0.02))[:64]
-    'Adding LCN2 changed the test C-index by +0.010 (95 % CI -0.005 t'
+    'Adding LCN2 changed the cross-validated C-index by +0.010 (95 % CI'
     """
-    label, unit = {"cindex": ("test C-index", ""), "slope_rmse": ("test RMSE of the ALSFRS-R slope", " points/month")}[
-        metric]
+    label, unit = {"cindex": ("cross-validated C-index", ""),
+                   "slope_rmse": ("cross-validated RMSE of the ALSFRS-R slope", " points/month")}[metric]
     if added is None:
         return f"The LCN2 ablation for the {label} was not run for this model."
     est, lo, hi = (float(v) for v in added)
@@ -338,7 +340,7 @@ def lcn2_added_value_sentence(metric: Literal["cindex", "slope_rmse"], added: tu
         est, lo, hi = -est, -hi, -lo
     level = f"{100 * confidence:g} %"
     if not all(math.isfinite(v) for v in (est, lo, hi)):
-        return (f"The change in the {label} from adding LCN2 could not be estimated (the bootstrap interval is "
+        return (f"The change in the {label} from adding LCN2 could not be estimated (the interval is "
                 "undefined), so there is no evidence either way.")
     change = (f"Adding LCN2 changed the {label} by {_signed(est)}{unit} "
               f"({level} CI {_signed(lo)} to {_signed(hi)}{unit})")
@@ -395,6 +397,8 @@ def _estimate_and_interval(value: MetricValue) -> tuple[float, Interval | None]:
 
 
 _METRIC_HELP: tuple[tuple[str, str], ...] = (
+    ("lcn2_added_cindex_p", "two-sided p-value of the LCN2 added C-index (corrected resampled t)"),
+    ("lcn2_added_slope_rmse_p", "two-sided p-value of the LCN2 added slope RMSE reduction (corrected resampled t)"),
     ("lcn2_added", "added value of LCN2 over NfL and clinical data (positive = LCN2 helped)"),
     ("tau_months", "truncation time tau of the Uno C-index (months)"),
     ("ibs_time", "end of the integrated-Brier-score time grid (months)"),
@@ -580,8 +584,9 @@ def _sections(ctx: ModelCardContext) -> list[Section]:
                           ["metric", "value", f"{level} CI", "meaning"],
                           [[name, *_estimate_and_interval(v), _describe(name)] for name, v in metrics.items()]))
         perf.append(Para(f"Numbers are rounded to {DIGITS} decimals. Intervals are percentile-bootstrap intervals "
-                         f"over test patients; {EM_DASH} in the CI column means no interval was computed for that "
-                         "metric.", kind="note"))
+                         "over test patients, except the lcn2_added rows: cross-validated on the training patients "
+                         f"with a corrected resampled t interval; {EM_DASH} in the CI column means no interval was "
+                         "computed for that metric.", kind="note"))
     else:
         perf.append(Para("No overall metrics were given."))
     if ctx.baselines:

@@ -48,8 +48,9 @@ def test_every_tripod_heading_in_both_formats() -> None:
 
 def test_lcn2_sentence_when_ci_above_zero() -> None:
     text = M.lcn2_added_value_sentence("cindex", (0.031, 0.012, 0.050))
-    assert text == ("Adding LCN2 changed the test C-index by +0.031 (95 % CI +0.012 to +0.050): in this cohort LCN2 "
-                    "carried prognostic information beyond NfL and clinical data (higher C-index with LCN2).")
+    assert text == ("Adding LCN2 changed the cross-validated C-index by +0.031 (95 % CI +0.012 to +0.050): in this "
+                    "cohort LCN2 carried prognostic information beyond NfL and clinical data (higher C-index with "
+                    "LCN2).")
     md, page = M.render_model_card(_context())
     assert "C-index by +0.031 (95 % CI +0.012 to +0.050): in this cohort LCN2 carried prognostic information" in md
     assert "in this cohort LCN2 carried prognostic information beyond NfL and clinical data" in page
@@ -57,8 +58,8 @@ def test_lcn2_sentence_when_ci_above_zero() -> None:
 
 def test_lcn2_sentence_when_ci_contains_zero() -> None:
     text = M.lcn2_added_value_sentence("cindex", (0.004, -0.010, 0.018))
-    assert text.startswith("Adding LCN2 changed the test C-index by +0.004 (95 % CI -0.010 to +0.018): the CI "
-                           "includes 0, so in this cohort there is no evidence that LCN2 adds value")
+    assert text.startswith("Adding LCN2 changed the cross-validated C-index by +0.004 (95 % CI -0.010 to +0.018): "
+                           "the CI includes 0, so in this cohort there is no evidence that LCN2 adds value")
     md, _ = M.render_model_card(_context(lcn2_added_cindex=(0.004, -0.010, 0.018)))
     assert "the CI includes 0, so in this cohort there is no evidence that LCN2 adds value" in md
     assert "carried prognostic information" not in md
@@ -67,8 +68,9 @@ def test_lcn2_sentence_when_ci_contains_zero() -> None:
 def test_lcn2_sentence_for_slope_rmse_reports_the_change_in_rmse() -> None:
     # lcn2_added_slope_rmse is RMSE(without) - RMSE(with): +0.05 means LCN2 lowered the error by 0.05.
     helped = M.lcn2_added_value_sentence("slope_rmse", (0.05, 0.02, 0.08))
-    assert helped.startswith("Adding LCN2 changed the test RMSE of the ALSFRS-R slope by -0.050 points/month "
-                             "(95 % CI -0.080 to -0.020 points/month): in this cohort LCN2 carried prognostic")
+    assert helped.startswith("Adding LCN2 changed the cross-validated RMSE of the ALSFRS-R slope by -0.050 "
+                             "points/month (95 % CI -0.080 to -0.020 points/month): in this cohort LCN2 carried "
+                             "prognostic")
     hurt = M.lcn2_added_value_sentence("slope_rmse", (-0.05, -0.08, -0.02))
     assert "made the prediction worse" in hurt
     assert "includes 0" in M.lcn2_added_value_sentence("slope_rmse", (0.01, -0.02, 0.03))
