@@ -31,8 +31,6 @@ from training.evaluation.scoring import evaluate_model
 from training.fit.baselines import SlopeBaseline, SurvivalBaseline
 from training.fit.lcn2_test import lcn2_crossfit_test
 from training.fit.progression import (
-    fit_slope,
-    fit_survival,
     slope_cv_rmse,
     survival_cv_cindex,
     tune,
