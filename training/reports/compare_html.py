@@ -446,7 +446,9 @@ def render_html(report: dict[str, Any]) -> str:
         Para(f"Generated {report['generated_utc']} by alsstrat runs compare. Run A is the reference: differences read "
              f"B − A. Highlighted rows differ. Numbers are rounded to {DIGITS} decimals; intervals read "
              "estimate [low, high]; — marks a missing value.", "note"),
-        _runs_header(report)]
+        _runs_header(report),
+        *(Para(f"Run {tag.upper()}: {w}", "strong") for tag in ("a", "b")
+          for w in report["runs"][tag].get("warnings", []))]
     body: dict[str, list[Block]] = {
         "What differs": [Bullets(tuple(report["differences"]))],
         "Data": _data(report), "Code and environment": _code(report), "Configuration": _config(report),
