@@ -278,21 +278,25 @@ def metric_intervals(pred: Predictions, out: Outcomes, *, n_resamples: int, seed
     """
     from training.evaluation.bootstrap import resample
 
-    boot = resample(lambda idx: cohort_metrics(pred, out, idx, train_followup=train_followup), out.n,
-                    n_resamples=n_resamples, seed=seed, confidence=confidence)
     hy = out.has_slope
     counts = (coverage_counts(out.slope[hy], pred.p10[hy], pred.p50[hy], pred.p90[hy], out.groups["onset_site"][hy])
               if hy.sum() >= 2 else {})
     bounds: dict[str, float] = {}
+    for key, (covered, n) in counts.items():
+        if n:  # a group too small for its coverage has no estimate, hence no interval
+            bounds[f"{key}{CI_LOW}"], bounds[f"{key}{CI_HIGH}"] = M.wilson_interval(covered, n, confidence=confidence)
+
+    def others(idx: np.ndarray) -> dict[str, float]:
+        # Coverages are left out of the draw: their Wilson intervals need none (and a resample's predicted-rate
+        # tertiles are often empty from repeated patients, which would only be reported as skipped resamples).
+        return {k: v for k, v in cohort_metrics(pred, out, idx, train_followup=train_followup).items()
+                if k not in counts}
+
+    boot = resample(others, out.n, n_resamples=n_resamples, seed=seed, confidence=confidence)
     for key, estimate in boot.estimates.items():
-        if not math.isfinite(estimate):
-            continue
-        if key in counts:
-            lo, hi = M.wilson_interval(*counts[key], confidence=confidence)
-        else:
+        if math.isfinite(estimate):
             iv = boot.interval(key)
-            lo, hi = iv.ci_low, iv.ci_high
-        bounds[f"{key}{CI_LOW}"], bounds[f"{key}{CI_HIGH}"] = lo, hi
+            bounds[f"{key}{CI_LOW}"], bounds[f"{key}{CI_HIGH}"] = iv.ci_low, iv.ci_high
     return bounds
 
 
