@@ -25,9 +25,11 @@ from features.model.derive import BaselineFeatures
 from training.config import TrainConfig
 from training.data.load import TrainingData, load_training_data
 from training.data.splits import Split, cv_folds, holdout_split
+from training.evaluation import bootstrap as B
 from training.evaluation import metrics as E
 from training.evaluation.outcomes import Outcomes
-from training.evaluation.scoring import evaluate_model
+from training.evaluation.sample_size import events_per_predictor, events_per_predictor_warning
+from training.evaluation.scoring import CI_HIGH, CI_LOW, TEST_PREFIX, evaluate_model, metric_intervals
 from training.fit.baselines import SlopeBaseline, SurvivalBaseline
 from training.fit.lcn2_test import lcn2_crossfit_test
 from training.fit.progression import (
@@ -157,6 +159,12 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
                             subgroup_min_size=cfg.evaluation.min_subgroup_size)
     metrics: dict[str, float] = dict(scored.metrics)
     calib = scored.calibration
+    # An interval for every headline test metric (bootstrap over test patients; Wilson for coverages), logged as
+    # <metric>_ci_low / _ci_high like the LCN2 ablation's, so the card has no interval cell left empty.
+    ev = cfg.evaluation
+    bounds = metric_intervals(scored.predictions, scored.outcomes, n_resamples=ev.n_bootstrap, seed=ev.seed,
+                              train_followup=out_train.followup())
+    metrics.update({f"{TEST_PREFIX}{k}": v for k, v in bounds.items()})
 
     say("baselines")
     t_test, e_test = out_test.time, out_test.event
@@ -176,17 +184,20 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
         # test_subtype_ari_truth is among the scored metrics; the contingency table is an artefact.
         tables["subtype_vs_truth"] = agreement_with_truth(pred["chosen"], planted)[1].reset_index()
         true_slope = truth["true_slope_points_per_month"].to_numpy(dtype=float)
-        metrics["oracle_slope_rmse"] = E.rmse(true_slope[has_y_test], y_test[has_y_test])
         # Coverage for the patients a trial worries about most: planted fast progressors (<= -1 point/month).
         fast = has_y_test & (true_slope <= -1.0)
         if fast.sum() >= 5:
             inside = (pred["p10"][fast] <= y_test[fast]) & (y_test[fast] <= pred["p90"][fast])
-            metrics["test_slope_interval_coverage_80_true_fast"] = float(inside.mean())
+            key = "test_slope_interval_coverage_80_true_fast"
+            metrics[key] = float(inside.mean())
+            metrics[f"{key}{CI_LOW}"], metrics[f"{key}{CI_HIGH}"] = E.wilson_interval(int(inside.sum()),
+                                                                                      int(fast.sum()))
         # The planted hazard multiplier ranks the held-out patients as well as anything could from baseline data:
         # the ceiling a survival model's C-index is judged against (the simulator's noise sets it, not the model).
         planted_risk = truth["hazard_multiplier"].to_numpy(dtype=float)
-        if survival is not None:
-            metrics["oracle_survival_cindex"] = E.cindex(t_test[ok_test], e_test[ok_test], planted_risk[ok_test])
+        metrics.update(oracle_metrics(true_slope[has_y_test], y_test[has_y_test],
+                                      (t_test[ok_test], e_test[ok_test], planted_risk[ok_test])
+                                      if survival is not None else None, ev.n_bootstrap, ev.seed))
 
     lcn2_measured = any(name in model.metadata["biomarkers_measured"] for name in S.LCN2_FIELDS)
     model.metadata["lcn2_ablation"] = ("evaluated" if cfg.lcn2_ablation and lcn2_measured else
@@ -206,12 +217,40 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
         "n_train_with_slope": int(has_y.sum()), "n_test_with_slope": int(has_y_test.sum()),
         "n_train_with_followup": int(ok_train.sum()), "n_test_with_followup": int(ok_test.sum()),
         "n_train_events": int(et.sum()), "n_test_events": int(e_test[ok_test].sum()),
+        "n_model_inputs": len(model.landmark.fields),
     }
+    if survival is not None:
+        # Events per predictor: the sample-size flag the card, the run's tags and the CLI summary show (below 10).
+        metrics["train_events_per_predictor"] = events_per_predictor(counts["n_train_events"],
+                                                                     counts["n_model_inputs"])
     model.metadata.update({"counts": counts, "metrics": {k: float(v) for k, v in metrics.items()}})
     # a model without a survival part records no survival parameters
     tuned = {"slope": slope_params.model_dump(), **({"survival": surv_params.model_dump()} if surv_params else {})}
     return Fitted(model=model, metrics=metrics, selection=selection, split=split, tables=tables, figures=figures,
                   tuned=tuned, counts=counts)
+
+
+def oracle_metrics(true_slope: np.ndarray, observed: np.ndarray,
+                   survival: tuple[np.ndarray, np.ndarray, np.ndarray] | None, n_resamples: int,
+                   seed: int) -> dict[str, float]:
+    """The simulator's noise floors on the test patients, with bootstrap intervals (planted truth only).
+
+    ``oracle_slope_rmse``: RMSE (points/month) of the planted slope against the observed one;
+    ``oracle_survival_cindex``: Harrell's C-index of the planted hazard multiplier (``survival`` = time in months,
+    event, planted risk), when the model has a survival part.
+    """
+    out: dict[str, float] = {}
+    parts: list[tuple[str, int, Callable[[np.ndarray], float]]] = [
+        ("oracle_slope_rmse", len(observed), lambda idx: E.rmse(true_slope[idx], observed[idx]))]
+    if survival is not None:
+        t, e, risk = survival
+        parts.append(("oracle_survival_cindex", len(t), lambda idx: E.cindex(t[idx], e[idx], risk[idx])))
+    for name, n, fn in parts:
+        if n < 2:
+            continue
+        iv = B.interval(fn, n, n_resamples=n_resamples, seed=seed)
+        out.update({name: iv.estimate, f"{name}{CI_LOW}": iv.ci_low, f"{name}{CI_HIGH}": iv.ci_high})
+    return out
 
 
 MIN_SLOPE_PATIENTS = 50
@@ -263,8 +302,10 @@ def make_figures(model: StratifierModel, names: list[str], z_train: np.ndarray, 
     if model.survival is not None:  # a model without survival outcomes has no curves to draw
         figures.update({
             "survival_calibration_24m.png": P.survival_calibration_plot(calib, 24.0),
-            "km_by_subtype.png": P.km_plot(t, e, subtype_names, "Kaplan-Meier by subtype (test patients)"),
-            "km_by_risk_group.png": P.km_plot(t, e, risk_names, "Kaplan-Meier by risk group (test patients)"),
+            "km_by_subtype.png": P.km_plot(t, e, subtype_names, "Kaplan-Meier by subtype (test patients)",
+                                           time_origin=model.landmark.time_origin),
+            "km_by_risk_group.png": P.km_plot(t, e, risk_names, "Kaplan-Meier by risk group (test patients)",
+                                              time_origin=model.landmark.time_origin),
         })
     return figures
 
@@ -314,6 +355,9 @@ def run_training(cfg: TrainConfig, *, stage: Stage | None = None) -> TrainResult
         fitted = fit_and_evaluate(cfg, data, stage=say, on_trial=on_trial)
         fitted.model.metadata["run_id"] = run_id
         measured = fitted.model.metadata["biomarkers_measured"]
+        epp_warning = events_per_predictor_warning(fitted.counts["n_train_events"], fitted.counts["n_model_inputs"])
+        if epp_warning is not None and fitted.model.survival is not None:
+            mlflow.set_tag("warning.events_per_predictor", epp_warning)
         mlflow.set_tags({"biomarkers_measured": ", ".join(measured) or "none",
                          "lcn2_ablation": fitted.model.metadata["lcn2_ablation"],
                          **({"lcn2_test_method": fitted.model.metadata["lcn2_test_method"]}
