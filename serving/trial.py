@@ -55,18 +55,18 @@ def trial_request_model(landmark: str) -> type[BaseModel]:
     Rows are typed loosely here and validated by the planner, so that a bad row is one 400 naming its position
     and field rather than a parser error.
     """
-    rows = Annotated[list[Any], Field(min_length=1), WithJsonSchema(
+    rows_type = Annotated[list[Any], Field(min_length=1), WithJsonSchema(
         {"type": "array", "minItems": 1, "items": candidate_schema(landmark),
          "description": "The candidate pool, rows exactly as /score_batch takes them; at most ALSSTRAT_MAX_BATCH "
                         "rows (else HTTP 413). Every row must be valid: one invalid row fails the request."})]
-    design = Annotated[dict[str, Any] | None, WithJsonSchema(DESIGN_SCHEMA)]
+    design_type = Annotated[dict[str, Any] | None, WithJsonSchema(DESIGN_SCHEMA)]
 
     class TrialPlanRequest(BaseModel):
         """Body of ``POST /trial/plan``: ``candidates`` and an optional ``design``."""
 
         model_config = ConfigDict(extra="forbid")
-        candidates: rows  # type: ignore[valid-type]
-        design: design = None  # type: ignore[valid-type]
+        candidates: rows_type
+        design: design_type = None
 
     return TrialPlanRequest
 
