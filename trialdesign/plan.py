@@ -8,13 +8,14 @@ enrolled candidates' mean predicted slope corrected by the held-out calibration-
 mean predicted among those bins). The treatment shift is Delta = effect * |outcome mean|. n per arm comes from
 :func:`trialdesign.power.t_test_n_per_arm` without (t-test) and with (ANCOVA, PROCOVA) the prognostic score.
 
-Survival endpoint. ``hazard_ratio`` is the treatment's hazard ratio on each patient's own hazard (conditional).
-P(event by the end of follow-up) is the enrolled candidates' mean predicted event probability times the held-out
-calibration ratio (Kaplan-Meier observed / predicted, in the bins the rule would enrol, interpolated in time).
-The Cox analysis adjusted for the prognostic score estimates (close to) the conditional hazard ratio. The
-unadjusted log-rank test compares the arms' *marginal* survival curves, whose hazard ratio is attenuated towards 1
-(non-collapsibility); the planner computes that marginal effect from the enrolled candidates' calibrated predicted
-curves (event-weighted mean log hazard ratio of the mixtures) and plans the log-rank events with it.
+Survival endpoint. ``hazard_ratio`` is *marginal*: the hazard ratio between the two arms' survival curves in the
+enrolled population, which is what the unadjusted log-rank test compares and what a trial reports. P(event by the
+end of follow-up) is the enrolled candidates' mean predicted event probability times the held-out calibration
+ratio (Kaplan-Meier observed / predicted, in the bins the rule would enrol, interpolated in time). Hazard ratios
+are not collapsible: a Cox model adjusted for the prognostic score estimates a conditional effect further from 1
+than the marginal one. The planner finds it as the hazard ratio which, applied to each enrolled candidate's
+calibrated predicted curve, gives the marginal ratio between the mixtures (event-weighted mean log hazard ratio,
+Schoenfeld's drift), and plans the adjusted design's events with it.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ TIME_GRID = 120
 ANALYSES = {("slope", "none"): "two-sample t-test on the slope",
             ("slope", "prognostic"): "ANCOVA: slope ~ arm + prognostic score (PROCOVA)",
             ("survival", "none"): "log-rank test",
-            ("survival", "prognostic"): "Cox model: hazard ~ arm + prognostic score (predicted log survival time)"}
+            ("survival", "prognostic"): "Cox model: hazard ~ arm + prognostic score (predicted log survival time); score test of the arm"}
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,27 @@ def marginal_log_hazard_ratio(surv: np.ndarray, hazard_ratio: float, times: np.n
     return float(np.sum(np.log(h1[ok] / h0[ok]) * events[ok]) / events[ok].sum())
 
 
+def conditional_hazard_ratio(surv: np.ndarray, marginal_hazard_ratio: float, times: np.ndarray) -> float:
+    """The hazard ratio on each patient's own curve whose mixture gives ``marginal_hazard_ratio``.
+
+    Solves :func:`marginal_log_hazard_ratio` (surv, theta, times) = ln(marginal) for theta (it is monotone in theta;
+    |ln theta| >= |ln marginal| because mixing attenuates).
+    """
+    from scipy.optimize import brentq
+
+    target = math.log(marginal_hazard_ratio)
+
+    def gap(log_theta: float) -> float:
+        return marginal_log_hazard_ratio(surv, math.exp(log_theta), times) - target
+
+    lo, hi = (3.0 * target, target) if target < 0 else (target, 3.0 * target)
+    while gap(lo) > 0 and lo > -10:
+        lo *= 2.0
+    while gap(hi) < 0 and hi < 10:
+        hi *= 2.0
+    return float(math.exp(brentq(gap, lo, hi, xtol=1e-10)))
+
+
 def survival_designs(model: StratifierModel, pool: ScoredPool, design: Design, summary: HeldOutSummary,
                      ) -> list[dict[str, Any]]:
     assert model.survival is not None
@@ -178,12 +200,13 @@ def survival_designs(model: StratifierModel, pool: ScoredPool, design: Design, s
         c = _scale_for(cum[:, -1], target)
         surv_cal = np.exp(-c * cum)
         p_control = float(1.0 - surv_cal[:, -1].mean())
-        p_treated = float(1.0 - (surv_cal[:, -1] ** hr).mean())
+        # hazard_ratio is marginal (what the log-rank test compares); the Cox model adjusted for the score sees
+        # the larger effect on the score's own curves: the conditional ratio whose mixture gives the marginal one.
+        conditional = conditional_hazard_ratio(surv_cal, hr, times)
+        p_treated = float(1.0 - (surv_cal[:, -1] ** conditional).mean())
         p_event = (p_control + p_treated) / 2.0
-        marginal = marginal_log_hazard_ratio(surv_cal, hr, times)
         for adjustment in ("none", "prognostic"):
-            log_hr = marginal if adjustment == "none" else math.log(hr)
-            effective = math.exp(log_hr)
+            effective = hr if adjustment == "none" else conditional
             events = P.schoenfeld_events(effective, design.alpha, design.power)
             n = math.ceil(events / p_event / 2.0 - 1e-9)
             planned = P.events_power(2 * n * p_event, effective, design.alpha)
@@ -237,9 +260,10 @@ def make_plan(model: StratifierModel, pool: ScoredPool, design: Design) -> dict[
         held = f"held-out test split of run {run_id} (n = {summary.n_survival} patients with a survival outcome)"
         sources = {"event_probability_source": "the enrolled candidates' predicted event probability by the end of "
                    f"follow-up, calibrated (Kaplan-Meier observed / predicted) on the {held}",
-                   "hazard_ratio_meaning": "conditional: the treatment multiplies each patient's own hazard; the "
-                   "Cox model adjusted for the prognostic score plans with it, the unadjusted log-rank test with "
-                   "the attenuated marginal hazard ratio of the enrolled population (effective_hazard_ratio)"}
+                   "hazard_ratio_meaning": "marginal: the hazard ratio between the arms' survival curves in the "
+                   "enrolled population (what the log-rank test compares); the Cox model adjusted for the "
+                   "prognostic score estimates the larger conditional effect (effective_hazard_ratio), computed "
+                   "from the enrolled candidates' calibrated predicted curves"}
     order = severity_order(pool.score, design.endpoint)
     cut_positions = [order[min(pool.n - 1, (pool.n * k) // 3)] for k in (1, 2)]
     plan = {

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy import stats
 from statsmodels.formula.api import ols
 
 from tests.servers import ServedModel
@@ -68,3 +69,33 @@ def test_virtual_trials_reach_the_planned_power_and_hold_the_type_one_error(
     type1 = run_trials(design, pool, pop, entry, n_trials=TRIALS, seed=12, null=True)
     assert abs(empirical - planned) <= 0.05, (empirical, planned, n)
     assert type1 <= 0.06
+
+
+def test_log_rank_and_cox_match_lifelines_and_statsmodels(rng: np.random.Generator) -> None:
+    import warnings
+
+    import pandas as pd
+    from lifelines.statistics import logrank_test
+    from statsmodels.duration.hazard_regression import PHReg
+
+    from trialdesign.virtual import cox_arm_p_value, log_rank_p_value
+
+    n = 300
+    arm = rng.integers(0, 2, n)
+    x = rng.normal(size=n)
+    t = rng.exponential(1.0 / np.exp(0.5 * x - 0.4 * arm))
+    event = t < 1.0
+    t = np.round(np.minimum(t, 1.0), 2)  # ties, and administrative censoring at 1
+    treated = arm == 1
+    with warnings.catch_warnings():  # lifelines 0.30 calls a pandas method positionally (Pandas4Warning)
+        warnings.simplefilter("ignore", pd.errors.Pandas4Warning)
+        expected = logrank_test(t[treated], t[~treated], event[treated], event[~treated]).p_value
+    assert log_rank_p_value(t, event, arm) == pytest.approx(expected, rel=1e-9)
+    # The score test of the arm at the covariate-only fit, from statsmodels' own score and Hessian.
+    centred = x - x.mean()
+    only = PHReg(t, centred[:, None], status=event.astype(float), ties="breslow").fit()
+    both = PHReg(t, np.column_stack([arm, centred]), status=event.astype(float), ties="breslow")
+    at = np.array([0.0, only.params[0]])
+    u, info = both.score(at), -both.hessian(at)
+    chi2 = u[0] ** 2 / (info[0, 0] - info[0, 1] ** 2 / info[1, 1])
+    assert cox_arm_p_value(t, event, arm, x) == pytest.approx(stats.chi2.sf(chi2, 1), rel=1e-6)
