@@ -1,11 +1,13 @@
 """The plan: for each keep fraction and each analysis (unadjusted, adjusted for the prognostic score), how many
 patients a trial needs, from the model's held-out statistics and the scored pool.
 
-Slope endpoint. For a keep rule, the held-out patients it would enrol are the held-out bins whose mean predicted
-slope lies at or below the pool's enrolment threshold (at least :data:`MIN_HELD_OUT` patients). Their pooled sums
-give the outcome SD sigma and the correlation rho of predicted with observed slope. The outcome mean is the
-enrolled candidates' mean predicted slope corrected by the held-out calibration-in-the-large (mean observed minus
-mean predicted among those bins). The treatment shift is Delta = effect * |outcome mean|. n per arm comes from
+Slope endpoint. The held-out bins give a calibration of observed on predicted slope: obs = a + b * pred + e with a
+residual variance linear in the prediction (larger for fast progressors, whose slopes are noisier). Applied to the
+predictions of the candidates a keep rule enrols, it gives their expected outcome mean a + b * mean(pred), SD
+sqrt(b^2 var(pred) + mean residual variance) and the correlation rho = b sd(pred) / SD of score and outcome. The
+pool's own predictions carry the enrolment cut exactly and are many; only four calibration numbers come from the
+(few hundred) held-out patients, so an enriched design's SD and rho are not estimated from the small tail of the
+held-out split alone. The treatment shift is Delta = effect * |outcome mean|. n per arm comes from
 :func:`trialdesign.power.t_test_n_per_arm` without (t-test) and with (ANCOVA, PROCOVA) the prognostic score.
 
 Survival endpoint. ``hazard_ratio`` is *marginal*: the hazard ratio between the two arms' survival curves in the
@@ -80,20 +82,72 @@ def _selected(values: list[float], threshold: float, sizes: list[int], everyone:
     return list(range(max(k, 1)))
 
 
+@dataclass(frozen=True)
+class SlopeCalibration:
+    """Observed slope on predicted slope among held-out patients: obs = a + b * pred + e, with the residual variance
+    linear in the prediction, var(e | pred) = c0 + c1 * pred (slopes in points/month)."""
+
+    a: float
+    b: float
+    c0: float
+    c1: float
+    floor: float
+    n: int
+
+    def residual_variance(self, pred: np.ndarray) -> np.ndarray:
+        """(points/month)^2; never below ``floor`` (a fifth of the overall residual variance)."""
+        return np.maximum(self.c0 + self.c1 * pred, self.floor)
+
+
+def slope_calibration(bins: list[SlopeBin]) -> SlopeCalibration:
+    """Fit :class:`SlopeCalibration` from the held-out bins' sums: the line from the pooled moments, the residual
+    variance per bin around it, and a weighted (by patients) straight line through those variances."""
+    n = sum(b.n for b in bins)
+    st = pooled_slope_stats(bins)
+    var_p = (sum(b.sum_pred2 for b in bins) - n * st.mean_pred**2) / n
+    cov = (sum(b.sum_pred_obs for b in bins) - n * st.mean_pred * st.mean_obs) / n
+    slope = cov / var_p if var_p > 0 else 0.0
+    a = st.mean_obs - slope * st.mean_pred
+    means, variances, weights = [], [], []
+    for b in bins:
+        # sum over the bin of (obs - a - slope * pred)^2, expanded in the stored sums
+        sse = (b.sum_obs2 - 2 * a * b.sum_obs - 2 * slope * b.sum_pred_obs + b.n * a * a
+               + 2 * a * slope * b.sum_pred + slope * slope * b.sum_pred2)
+        means.append(b.mean_pred)
+        variances.append(max(sse, 0.0) / b.n)
+        weights.append(b.n)
+    overall = float(np.average(variances, weights=weights))
+    if len(bins) >= 3 and np.ptp(means) > 0:
+        c1, c0 = np.polyfit(means, variances, 1, w=np.sqrt(weights))
+    else:
+        c1, c0 = 0.0, overall
+    return SlopeCalibration(a=a, b=slope, c0=float(c0), c1=float(c1), floor=overall / 5.0, n=n)
+
+
+def enrolled_slope_stats(cal: SlopeCalibration, pred: np.ndarray) -> SlopeStats:
+    """Expected outcome mean, SD and correlation with the prediction among candidates with predictions ``pred``.
+
+    mean = a + b * mean(pred); SD^2 = b^2 var(pred) + mean(var(e | pred)); rho = b sd(pred) / SD. The candidates'
+    own predictions carry the enrolment cut exactly; only the calibration comes from the held-out patients.
+    """
+    explained = cal.b**2 * float(np.var(pred))
+    residual = float(cal.residual_variance(pred).mean())
+    sd = math.sqrt(explained + residual)
+    return SlopeStats(n=cal.n, mean_pred=float(pred.mean()), mean_obs=cal.a + cal.b * float(pred.mean()), sd_obs=sd,
+                      rho=math.copysign(math.sqrt(explained), cal.b) / sd if sd > 0 else 0.0)
+
+
 def slope_designs(model: StratifierModel, pool: ScoredPool, design: Design, summary: HeldOutSummary,
                   ) -> list[dict[str, Any]]:
     bins = list(summary.slope_bins)
-    means, sizes = [b.mean_pred for b in bins], [b.n for b in bins]
+    if summary.n_slope < MIN_HELD_OUT:
+        raise PlanningUnavailable(f"only {summary.n_slope} held-out patients with a slope outcome; at least "
+                                  f"{MIN_HELD_OUT} are needed to plan (retrain on a larger cohort)")
+    cal = slope_calibration(bins)
     out = []
     for f in design.keep:
-        mask = pool.enrolled[f]
-        threshold = float(pool.score[mask].max())
-        chosen = _selected(means, threshold, sizes, f >= 1.0)
-        st = pooled_slope_stats([bins[i] for i in chosen])
-        if st.n < MIN_HELD_OUT:
-            raise PlanningUnavailable(f"only {st.n} held-out patients with a slope outcome; at least "
-                                      f"{MIN_HELD_OUT} are needed to plan (retrain on a larger cohort)")
-        outcome_mean = float(pool.slope[mask].mean()) + (st.mean_obs - st.mean_pred)
+        st = enrolled_slope_stats(cal, pool.slope[pool.enrolled[f]])
+        outcome_mean = st.mean_obs
         delta = design.effect * abs(outcome_mean)
         for adjustment in ("none", "prognostic"):
             adjusted = adjustment == "prognostic"
@@ -253,9 +307,10 @@ def make_plan(model: StratifierModel, pool: ScoredPool, design: Design) -> dict[
     if design.endpoint == "slope":
         designs = slope_designs(model, pool, design, summary)
         held = f"held-out test split of run {run_id} (n = {summary.n_slope} patients with a slope outcome)"
-        sources = {"rho_source": held, "outcome_sd_source": held,
-                   "outcome_mean_source": "the enrolled candidates' mean predicted slope, corrected by the mean "
-                   f"observed minus predicted slope of the same {held}"}
+        how = ("the calibration of observed on predicted slope (line, residual variance by predicted slope) fitted "
+               f"on the {held}, applied to the enrolled candidates' predicted slopes")
+        sources = {"rho_source": f"{held}: {how}", "outcome_sd_source": f"{held}: {how}",
+                   "outcome_mean_source": f"{held}: {how}"}
     else:
         designs = survival_designs(model, pool, design, summary)
         held = f"held-out test split of run {run_id} (n = {summary.n_survival} patients with a survival outcome)"

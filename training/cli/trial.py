@@ -128,8 +128,11 @@ def simulate(
     n_patients: Annotated[int, typer.Option(min=100, help="Patients in the simulated screening population.")]
     = 20_000,
     scenario: Annotated[str, typer.Option(help="Simulator scenario.")] = "default",
-    trials: Annotated[int, typer.Option(min=10, help="Virtual trials per design (>= 500 for the published "
-                                                     "figures).")] = 500,
+    trials: Annotated[int, typer.Option(min=10, help="Virtual trials per design with the planted effect (>= 500 "
+                                                     "for the published figures).")] = 500,
+    null_trials: Annotated[int, typer.Option(min=10, help="Virtual trials per design without an effect (type-I "
+                                                          "error; more, because 0.05 is estimated near a bound).")]
+    = 2000,
     endpoint: Endpoint = "slope",
     effect: Effect = 0.25,
     hazard_ratio: HazardRatio = 0.7,
@@ -173,9 +176,10 @@ def simulate(
                                 weibull_scale_months=sc.survival.weibull_scale_months)
         err_console.print(f"running {trials} virtual trials per design and per effect ({len(result['designs'])} "
                           "designs)", markup=False, highlight=False)
-        rows_out = simulate_plan(design, pool, population, result, n_trials=trials, seed=seed)
+        rows_out = simulate_plan(design, pool, population, result, n_trials=trials, n_null_trials=null_trials,
+                                 seed=seed)
         report = {"command": {"seed": seed, "n_patients": n_patients, "scenario": scenario, "trials": trials,
-                              "model": result["model"]},
+                              "null_trials": null_trials, "model": result["model"]},
                   "design": result["design"], "results": rows_out, "plan": result}
         write_outputs(out, result, pool, design, "patient_id")
         (out / "simulation.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
