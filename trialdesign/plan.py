@@ -137,6 +137,16 @@ def enrolled_slope_stats(cal: SlopeCalibration, pred: np.ndarray) -> SlopeStats:
                       rho=math.copysign(math.sqrt(explained), cal.b) / sd if sd > 0 else 0.0)
 
 
+def strata_r2(cal: SlopeCalibration, pred: np.ndarray, stratum: np.ndarray, sd: float) -> float:
+    """Share of the enrolled patients' outcome variance that lies between the randomisation strata (expected
+    outcome per stratum from the calibration line; 0 when one stratum holds everyone)."""
+    expected = cal.a + cal.b * pred
+    overall = float(expected.mean())
+    between = sum(float((stratum == s).mean()) * (float(expected[stratum == s].mean()) - overall) ** 2
+                  for s in np.unique(stratum))
+    return between / (sd * sd) if sd > 0 else 0.0
+
+
 def slope_designs(model: StratifierModel, pool: ScoredPool, design: Design, summary: HeldOutSummary,
                   ) -> list[dict[str, Any]]:
     bins = list(summary.slope_bins)
@@ -146,18 +156,24 @@ def slope_designs(model: StratifierModel, pool: ScoredPool, design: Design, summ
     cal = slope_calibration(bins)
     out = []
     for f in design.keep:
-        st = enrolled_slope_stats(cal, pool.slope[pool.enrolled[f]])
+        mask = pool.enrolled[f]
+        st = enrolled_slope_stats(cal, pool.slope[mask])
+        r2 = strata_r2(cal, pool.slope[mask], pool.stratum[mask], st.sd_obs)
         outcome_mean = st.mean_obs
         delta = design.effect * abs(outcome_mean)
         for adjustment in ("none", "prognostic"):
             adjusted = adjustment == "prognostic"
-            n = P.t_test_n_per_arm(delta, st.sd_obs, design.alpha, design.power, rho=st.rho, adjusted=adjusted)
-            planned = P.t_test_power(n, delta, st.sd_obs, design.alpha, rho=st.rho, adjusted=adjusted)
+            n = P.t_test_n_per_arm(delta, st.sd_obs, design.alpha, design.power, rho=st.rho, adjusted=adjusted,
+                                   strata_r2=r2)
+            planned = P.t_test_power(n, delta, st.sd_obs, design.alpha, rho=st.rho, adjusted=adjusted,
+                                     strata_r2=r2)
             entry = _entry(f, adjustment, "slope", n, design, planned)
             entry.update({"outcome_mean": outcome_mean, "outcome_sd": st.sd_obs, "treatment_shift": delta,
                           "held_out_patients": st.n})
             if adjusted:
                 entry["rho"] = st.rho
+            else:
+                entry["strata_r2"] = r2
             out.append(entry)
     return out
 

@@ -53,17 +53,21 @@ def test_ols_p_value_matches_statsmodels(rng: np.random.Generator) -> None:
     assert ols_arm_p_value(y, arm, x) == pytest.approx(fit.pvalues["arm"], rel=1e-9)
 
 
-@pytest.mark.parametrize(("keep", "adjustment"), [(1.0, "prognostic"), (0.5, "none"), (0.5, "prognostic")])
+@pytest.mark.parametrize(("keep", "adjustment"), [(1.0, "none"), (1.0, "prognostic"), (0.5, "none"),
+                                                  (0.5, "prognostic")])
 def test_virtual_trials_reach_the_planned_power_and_hold_the_type_one_error(
         pool_and_population: tuple[ScoredPool, Population, Any], keep: float, adjustment: str) -> None:
     pool, pop, design = pool_and_population
     enrolled = pool.enrolled[keep] & np.isfinite(pop.slope)
     y, score = pop.slope[enrolled], pool.score[enrolled]
     sd, rho = float(np.std(y, ddof=1)), float(np.corrcoef(y, score)[0, 1])
+    strata = pool.stratum[enrolled]
+    # share of the outcome variance between the randomisation strata (what stratified randomisation balances)
+    r2 = sum((strata == s).mean() * (y[strata == s].mean() - y.mean()) ** 2 for s in np.unique(strata)) / np.var(y)
     delta = design.effect * abs(float(y.mean()))
     adjusted = adjustment == "prognostic"
-    n = P.t_test_n_per_arm(delta, sd, design.alpha, design.power, rho=rho, adjusted=adjusted)
-    planned = P.t_test_power(n, delta, sd, design.alpha, rho=rho, adjusted=adjusted)
+    n = P.t_test_n_per_arm(delta, sd, design.alpha, design.power, rho=rho, adjusted=adjusted, strata_r2=r2)
+    planned = P.t_test_power(n, delta, sd, design.alpha, rho=rho, adjusted=adjusted, strata_r2=r2)
     entry = {"keep_fraction": keep, "adjustment": adjustment, "n_per_arm": P.with_dropout(n, design.dropout)}
     empirical = run_trials(design, pool, pop, entry, n_trials=TRIALS, seed=11)
     type1 = run_trials(design, pool, pop, entry, n_trials=TRIALS, seed=12, null=True)
