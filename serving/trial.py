@@ -31,14 +31,14 @@ DESIGN_SCHEMA: dict[str, Any] = {
         "effect": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.25,
                    "description": "Slope: relative slowing of the enrolled population's mean decline; the "
                                   "treatment adds effect x |mean slope| (points/month)."},
-        "hazard_ratio": {"type": "number", "exclusiveMinimum": 0, "maximum": 100, "default": 0.7,
+        "hazard_ratio": {"type": "number", "minimum": 0.01, "maximum": 100, "default": 0.7,
                          "description": "Survival: the treatment's hazard ratio on each patient's own hazard "
                                         "(conditional; must not be 1)."},
-        "follow_up_months": {"type": "number", "exclusiveMinimum": 0, "maximum": 36, "default": 12,
+        "follow_up_months": {"type": "number", "minimum": 1, "maximum": 36, "default": 12,
                              "description": "Survival: follow-up from the landmark (months)."},
-        "alpha": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.05,
+        "alpha": {"type": "number", "minimum": 1e-6, "exclusiveMaximum": 1, "default": 0.05,
                   "description": "Two-sided significance level."},
-        "power": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.8,
+        "power": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.9999, "default": 0.8,
                   "description": "Target power (greater than alpha)."},
         "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.1,
                     "description": "Fraction of enrolled patients lost before their outcome."},

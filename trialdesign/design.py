@@ -18,6 +18,11 @@ ADJUSTMENTS = ("none", "prognostic")
 DEFAULT_KEEP = (1.0, 0.75, 0.5)
 MAX_FOLLOW_UP_MONTHS = 36.0
 """Longest follow-up the held-out calibration can speak for (its last horizon)."""
+MIN_FOLLOW_UP_MONTHS = 1.0
+MIN_HAZARD_RATIO, MAX_HAZARD_RATIO = 0.01, 100.0
+MIN_ALPHA = 1e-6
+MAX_POWER = 0.9999
+"""Beyond these the normal quantiles behind every formula are not meaningful (and overflow near 0 and 1)."""
 MAX_KEEP_FRACTIONS = 10
 
 
@@ -113,16 +118,21 @@ def parse_design(data: Mapping[str, Any] | None, prefix: str = "design.") -> Des
     effect = _number(data, "effect", prefix, d.effect)
     _open(effect, f"{prefix}effect", 0.0, 1.0)
     hr = _number(data, "hazard_ratio", prefix, d.hazard_ratio)
-    if hr <= 0 or hr == 1 or hr > 100:
-        raise DesignError(f"{prefix}hazard_ratio", f"must be > 0, != 1 and <= 100, got {hr!r}")
+    if not MIN_HAZARD_RATIO <= hr <= MAX_HAZARD_RATIO or hr == 1:
+        raise DesignError(f"{prefix}hazard_ratio", f"must be within [{MIN_HAZARD_RATIO:g}, {MAX_HAZARD_RATIO:g}] "
+                          f"and != 1, got {hr!r}")
     follow_up = _number(data, "follow_up_months", prefix, d.follow_up_months)
-    if not 0 < follow_up <= MAX_FOLLOW_UP_MONTHS:
-        raise DesignError(f"{prefix}follow_up_months", f"must be > 0 and <= {MAX_FOLLOW_UP_MONTHS:g} months, "
-                          f"got {follow_up!r}")
+    if not MIN_FOLLOW_UP_MONTHS <= follow_up <= MAX_FOLLOW_UP_MONTHS:
+        raise DesignError(f"{prefix}follow_up_months", f"must be within [{MIN_FOLLOW_UP_MONTHS:g}, "
+                          f"{MAX_FOLLOW_UP_MONTHS:g}] months, got {follow_up!r}")
     alpha = _number(data, "alpha", prefix, d.alpha)
     _open(alpha, f"{prefix}alpha", 0.0, 1.0)
+    if alpha < MIN_ALPHA:
+        raise DesignError(f"{prefix}alpha", f"must be >= {MIN_ALPHA:g}, got {alpha!r}")
     power = _number(data, "power", prefix, d.power)
     _open(power, f"{prefix}power", 0.0, 1.0)
+    if power > MAX_POWER:
+        raise DesignError(f"{prefix}power", f"must be <= {MAX_POWER:g}, got {power!r}")
     if power <= alpha:
         raise DesignError(f"{prefix}power", f"must be greater than alpha ({alpha!r}), got {power!r}")
     dropout = _number(data, "dropout", prefix, d.dropout)

@@ -32,7 +32,7 @@ from features.model.bundle import ANSWER_DECIMALS, StratifierModel
 from features.model.heldout import HeldOutSummary, SlopeBin, SurvivalBin
 from features.project import MODEL_NAME
 from trialdesign import power as P
-from trialdesign.design import Design, keep_label
+from trialdesign.design import Design, DesignError, keep_label
 from trialdesign.pool import PlanningUnavailable, ScoredPool, score_pool, severity_order
 
 MIN_HELD_OUT = 30
@@ -193,8 +193,8 @@ def _calibration_ratio(bins: list[SurvivalBin], horizons: tuple[float, ...], fol
             times.append(h)
     if not times or follow_up > times[-1]:
         last = f"{times[-1]:g}" if times else "no"
-        raise PlanningUnavailable(f"follow_up_months {follow_up:g} is beyond the held-out follow-up ({last} months "
-                                  "with enough patients still followed); plan a shorter follow-up")
+        raise DesignError("design.follow_up_months", f"{follow_up:g} months is beyond the held-out follow-up "
+                          f"({last} months with enough patients still followed); plan a shorter follow-up")
     return float(np.interp(follow_up, times, ratios))
 
 

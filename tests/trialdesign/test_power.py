@@ -47,7 +47,8 @@ def test_dropout_inflates_the_count() -> None:
 
 @pytest.mark.parametrize(("design", "field", "message"), [
     ({"effect": 1.5}, "design.effect", "must be > 0 and < 1, got 1.5"),
-    ({"hazard_ratio": 1}, "design.hazard_ratio", "must be > 0, != 1 and <= 100, got 1.0"),
+    ({"hazard_ratio": 1}, "design.hazard_ratio", "must be within [0.01, 100] and != 1, got 1.0"),
+    ({"alpha": 1e-300}, "design.alpha", "must be >= 1e-06, got 1e-300"),
     ({"keep": [1.0, 0]}, "design.keep[1]", "must be > 0 and <= 1, got 0"),
     ({"dropout": 1.0}, "design.dropout", "must be >= 0 and < 1, got 1.0"),
     ({"alpah": 0.05}, "design.alpah", "unknown field(s) ['alpah']"),
