@@ -11,8 +11,8 @@ loses each patient to dropout with the design's probability, and analyses the re
   in time since onset, the patient's planted hazard multiplier, alive at the landmark), the treated arm's hazard
   multiplied by the conditional hazard ratio that makes the *marginal* hazard ratio of the population's enrolled
   patients equal the design's (computed from their true curves; the design's hazard ratio is marginal, see
-  :mod:`trialdesign.plan`); censored at the end of follow-up; analysed by a log-rank test (``none``) or the score
-  test of the arm in a Cox model on arm + the prognostic score's log-time prediction (``prognostic``).
+  :mod:`trialdesign.plan`); censored at the end of follow-up; analysed by a log-rank test (``none``) or the robust
+  score test of the arm in a Cox model on arm + the prognostic score's log-time prediction (``prognostic``).
 
 Empirical power is the share of trials that reject at ``alpha``; the type-I error is the same share with no planted
 effect (Delta = 0, hazard ratio 1). Every draw comes from ``numpy.random.default_rng(seed)``.
@@ -111,36 +111,69 @@ def _cox_score_info(x: np.ndarray, e: np.ndarray, last: np.ndarray, beta: np.nda
     return score, info
 
 
+def cox_score_residuals(time: np.ndarray, event: np.ndarray, x: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Per-patient score residuals of a Breslow Cox model at ``beta`` (rows as given; shape (n, p)).
+
+    L_i = delta_i (x_i - xbar(t_i)) - w_i sum_{k event, t_k <= t_i} (x_i - xbar(t_k)) / S0(t_k), with w = exp(x beta);
+    they sum to the score, and sum L_i L_i^T is the robust (Lin and Wei 1989) variance of the score.
+    """
+    order = np.argsort(-time, kind="stable")
+    xs, e, t = x[order], event[order].astype(bool), time[order]
+    last = np.searchsorted(-t, -t, side="right") - 1
+    w = np.exp(xs @ beta)
+    s0 = np.cumsum(w)[last]
+    xbar = np.cumsum(w[:, None] * xs, axis=0)[last] / s0[:, None]
+    # ascending time: running sums over events up to and including each patient's time
+    up = order[::-1]
+    t_up, e_up = time[up], event[up].astype(bool)
+    s0_up, xbar_up = s0[::-1], xbar[::-1]
+    a_inc = np.where(e_up, 1.0 / s0_up, 0.0)
+    b_inc = np.where(e_up[:, None], xbar_up / s0_up[:, None], 0.0)
+    through = np.searchsorted(t_up, t_up, side="right") - 1  # include every event tied with the patient's time
+    a_cum, b_cum = np.cumsum(a_inc)[through], np.cumsum(b_inc, axis=0)[through]
+    x_up, w_up = x[up], w[::-1]
+    resid_up = (np.where(e_up[:, None], x_up - xbar_up, 0.0)
+                - w_up[:, None] * (x_up * a_cum[:, None] - b_cum))
+    out = np.empty_like(resid_up)
+    out[up] = resid_up
+    return out
+
+
 def cox_arm_p_value(time: np.ndarray, event: np.ndarray, arm: np.ndarray, covariate: np.ndarray,
                     iterations: int = 25) -> float:
-    """Two-sided p-value of the arm in a Cox model on arm + covariate: the score (Rao) test, Breslow ties.
+    """Two-sided p-value of the arm in a Cox model on arm + covariate: the robust score test, Breslow ties.
 
-    The model is fitted on the covariate alone (Newton-Raphson); the arm's score and efficient information
-    (I_aa - I_ac^2 / I_cc) at that fit give chi^2 on 1 degree of freedom. This is the covariate-adjusted log-rank
-    test: without the covariate it is exactly the log-rank test, and like it, it holds its size under the null
-    where the Wald test of a misspecified Cox model can run slightly liberal. Vectorised numpy for the same reason
-    as :func:`log_rank_p_value`; the tests check it against statsmodels' ``PHReg`` score and Hessian.
+    The model is fitted on the covariate alone (Newton-Raphson); the arm's efficient score at that fit (arm score
+    minus its projection on the covariate's) is compared with its robust variance, the sum of squared per-patient
+    efficient score residuals (Lin and Wei 1989). The model-based variance would be wrong here, because the Cox
+    model on one prognostic score is misspecified for patients whose hazards depend on more: in virtual trials it
+    rejected a true null 6-6.5 % of the time at alpha 0.05. Without the covariate this is the log-rank score.
+    Vectorised numpy for the same reason as :func:`log_rank_p_value`.
     """
     x = np.column_stack([arm.astype(float), covariate - covariate.mean()])
     order = np.argsort(-time, kind="stable")  # descending: a running sum is the risk set
-    x, e, t = x[order], event[order].astype(bool), time[order]
+    xs, e, t = x[order], event[order].astype(bool), time[order]
     if not e.any():
         return 1.0
     last = np.searchsorted(-t, -t, side="right") - 1  # the risk set at a tied time includes all its ties
     beta = np.zeros(2)
     for _ in range(iterations):
-        score, info = _cox_score_info(x, e, last, beta)
+        score, info = _cox_score_info(xs, e, last, beta)
         if info[1, 1] <= 0:
             break
         step = score[1] / info[1, 1]
         beta[1] += step
         if abs(step) < 1e-10:
             break
-    score, info = _cox_score_info(x, e, last, beta)
-    efficient = info[0, 0] - (info[0, 1] ** 2 / info[1, 1] if info[1, 1] > 0 else 0.0)
-    if efficient <= 0:
+    score, info = _cox_score_info(xs, e, last, beta)
+    projection = info[0, 1] / info[1, 1] if info[1, 1] > 0 else 0.0
+    resid = cox_score_residuals(time, event, x, beta)
+    efficient = resid[:, 0] - projection * resid[:, 1]
+    variance = float(efficient @ efficient)
+    if variance <= 0:
         return 1.0
-    return float(stats.chi2.sf(score[0] ** 2 / efficient, 1))
+    u = score[0] - projection * score[1]
+    return float(stats.chi2.sf(u * u / variance, 1))
 
 
 def stratified_arms(strata: np.ndarray, rng: np.random.Generator) -> np.ndarray:

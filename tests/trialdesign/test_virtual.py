@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scipy import stats
 from statsmodels.formula.api import ols
 
 from tests.servers import ServedModel
@@ -95,11 +94,27 @@ def test_log_rank_and_cox_match_lifelines_and_statsmodels(rng: np.random.Generat
         warnings.simplefilter("ignore", pd.errors.Pandas4Warning)
         expected = logrank_test(t[treated], t[~treated], event[treated], event[~treated]).p_value
     assert log_rank_p_value(t, event, arm) == pytest.approx(expected, rel=1e-9)
-    # The score test of the arm at the covariate-only fit, from statsmodels' own score and Hessian.
+    # Score residuals: they sum to statsmodels' score, and their sandwich is lifelines' robust (Lin-Wei) variance.
+    from lifelines import CoxPHFitter
+
+    from trialdesign.virtual import cox_score_residuals
+
     centred = x - x.mean()
-    only = PHReg(t, centred[:, None], status=event.astype(float), ties="breslow").fit()
-    both = PHReg(t, np.column_stack([arm, centred]), status=event.astype(float), ties="breslow")
-    at = np.array([0.0, only.params[0]])
-    u, info = both.score(at), -both.hessian(at)
-    chi2 = u[0] ** 2 / (info[0, 0] - info[0, 1] ** 2 / info[1, 1])
-    assert cox_arm_p_value(t, event, arm, x) == pytest.approx(stats.chi2.sf(chi2, 1), rel=1e-6)
+    design = np.column_stack([arm, centred])
+    model = PHReg(t, design, status=event.astype(float), ties="breslow")
+    resid = cox_score_residuals(t, event, design, np.array([0.1, 0.3]))
+    assert resid.sum(axis=0) == pytest.approx(model.score(np.array([0.1, 0.3])), rel=1e-9)
+    # lifelines breaks ties by Efron's method: compare its robust errors on untied times
+    tc = np.minimum(rng.exponential(1.0 / np.exp(0.5 * x - 0.4 * arm)), 1.0)
+    ec = tc < 1.0
+    frame = pd.DataFrame({"t": tc, "e": ec.astype(int), "arm": arm, "x": centred})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pd.errors.Pandas4Warning)
+        robust = CoxPHFitter().fit(frame, "t", "e", robust=True)
+    untied = PHReg(tc, design, status=ec.astype(float), ties="breslow")
+    beta = untied.fit().params
+    at_fit = cox_score_residuals(tc, ec, design, beta)
+    inverse = np.linalg.inv(-untied.hessian(beta))
+    sandwich = inverse @ (at_fit.T @ at_fit) @ inverse
+    assert np.sqrt(np.diag(sandwich)) == pytest.approx(robust.standard_errors_[["arm", "x"]].to_numpy(), rel=1e-3)
+    assert 0.0 <= cox_arm_p_value(t, event, arm, x) <= 1.0
