@@ -118,7 +118,7 @@ def cox_score_residuals(time: np.ndarray, event: np.ndarray, x: np.ndarray, beta
     they sum to the score, and sum L_i L_i^T is the robust (Lin and Wei 1989) variance of the score.
     """
     order = np.argsort(-time, kind="stable")
-    xs, e, t = x[order], event[order].astype(bool), time[order]
+    xs, t = x[order], time[order]
     last = np.searchsorted(-t, -t, side="right") - 1
     w = np.exp(xs @ beta)
     s0 = np.cumsum(w)[last]
