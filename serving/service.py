@@ -41,7 +41,7 @@ from serving.metadata import model_metadata
 from serving.metrics import RequestMetrics
 from serving.metrics import render as render_metrics
 from serving.scoring import score_rows
-from serving.trial import plan_answer, trial_request_model
+from trialdesign.request import plan_answer, trial_request_model
 
 logger = logging.getLogger("alsstrat.serving")
 INSECURE_DEMO_WARNING = ("*** INSECURE DEMO MODE: no API tokens configured, every caller is accepted. "

@@ -1,4 +1,7 @@
-"""``POST /trial/plan``: the request body, and the plan answer built by :mod:`trialdesign` from the served model.
+"""``POST /trial/plan``'s contract: the request body, and the plan answer (or error) built from the served model.
+
+The service (:mod:`serving.service`) only authenticates, bounds and audits the call; what the body is and what
+the answer holds live here, beside the planner, so that the command line and the service cannot drift apart.
 
 Body: ``{"candidates": [<rows exactly as /score_batch>], "design": {...}}`` (``design`` optional, every field
 optional with the command line's defaults). Answer: ``{"plan": <plan.json>, "candidates": [{candidate_id,
@@ -28,23 +31,25 @@ DESIGN_SCHEMA: dict[str, Any] = {
         "endpoint": {"enum": ["slope", "survival"], "default": "slope",
                      "description": "slope: ALSFRS-R slope (points/month); survival: time to death, tracheostomy "
                                     "or permanent ventilation."},
-        "effect": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "default": 0.25,
-                   "description": "Slope: relative slowing of the enrolled population's mean decline; the "
-                                  "treatment adds effect x |mean slope| (points/month)."},
+        "effect": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.25,
+                   "description": "Slope (strictly between 0 and 1): relative slowing of the enrolled "
+                                  "population's mean decline; the treatment adds effect x |mean slope| "
+                                  "(points/month)."},
         "hazard_ratio": {"type": "number", "minimum": 0.01, "maximum": 100, "default": 0.7,
                          "description": "Survival: the treatment's hazard ratio on each patient's own hazard "
                                         "(conditional; must not be 1)."},
         "follow_up_months": {"type": "number", "minimum": 1, "maximum": 36, "default": 12,
                              "description": "Survival: follow-up from the landmark (months)."},
-        "alpha": {"type": "number", "minimum": 1e-6, "exclusiveMaximum": 1, "default": 0.05,
-                  "description": "Two-sided significance level."},
-        "power": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.9999, "default": 0.8,
+        "alpha": {"type": "number", "minimum": 1e-6, "maximum": 1, "default": 0.05,
+                  "description": "Two-sided significance level (below 1)."},
+        "power": {"type": "number", "minimum": 0, "maximum": 0.9999, "default": 0.8,
                   "description": "Target power (greater than alpha)."},
-        "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.1,
-                    "description": "Fraction of enrolled patients lost before their outcome."},
+        "dropout": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.1,
+                    "description": "Fraction of enrolled patients lost before their outcome (below 1)."},
         "keep": {"type": "array", "minItems": 1, "maxItems": 10, "default": [1.0, 0.75, 0.5],
-                 "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-                 "description": "Fractions of the pool to enrol (fastest predicted decline / highest risk first)."},
+                 "items": {"type": "number", "minimum": 0, "maximum": 1},
+                 "description": "Distinct fractions of the pool to enrol, each above 0 and at most 1 (fastest "
+                                "predicted decline / highest risk first)."},
     },
 }
 
