@@ -59,3 +59,19 @@ def test_bad_design_fields_are_named(design: dict[str, object], field: str, mess
         parse_design(design)
     assert info.value.field == field
     assert info.value.message.startswith(message)
+
+
+def test_a_model_from_before_trial_planning_is_refused_by_name() -> None:
+    """An old bundle unpickles without the held-out summary (the dataclass default) and cannot plan."""
+    from pathlib import Path
+
+    import mlflow
+
+    from trialdesign.pool import PlanningUnavailable, check_model
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_model_v0_1" / "model"
+    model = mlflow.pyfunc.load_model(str(fixture)).unwrap_python_model().model
+    model.model_version = "7"
+    assert model.held_out is None
+    with pytest.raises(PlanningUnavailable, match=r"^model version 7 has no held-out summary .*retrain it to plan"):
+        check_model(model, parse_design(None))
