@@ -44,7 +44,7 @@ ANALYSES = {("slope", "none"): "two-sample t-test on the slope",
             ("slope", "prognostic"): "ANCOVA: slope ~ arm + prognostic score (PROCOVA)",
             ("survival", "none"): "log-rank test",
             ("survival", "prognostic"): "Cox model: hazard ~ arm + prognostic score (predicted log survival time); "
-                                        "score test of the arm"}
+                                        "robust score test of the arm"}
 
 
 @dataclass(frozen=True)
