@@ -28,6 +28,7 @@ from sklearn.mixture import GaussianMixture
 from features import spec as S
 from features.model.derive import BaselineFeatures
 from features.model.forest import CompiledForest, UnsupportedBooster
+from features.model.heldout import HeldOutSummary
 from features.project import MODEL_NAME
 
 logger = logging.getLogger(__name__)
@@ -275,6 +276,9 @@ class StratifierModel:
     metadata: dict[str, Any] = field(default_factory=dict)
     top_features: int = 5
     model_version: str = "unregistered"
+    held_out: HeldOutSummary | None = None
+    """Aggregate summary of the training run's held-out patients (trial planning); None in bundles from before it
+    (a dataclass default, so older pickles still load and say they have none)."""
 
     # ------------------------------------------------------------------ inputs
     @property

@@ -22,6 +22,7 @@ from features import spec as S
 from features.errors import UserInputError
 from features.model.bundle import StratifierModel, SurvivalComponent
 from features.model.derive import BaselineFeatures
+from features.model.heldout import HORIZONS_MONTHS, HeldOutSummary, summarise_slopes, summarise_survival
 from training.config import TrainConfig
 from training.data.load import TrainingData, load_training_data
 from training.data.splits import Split, cv_folds, holdout_split
@@ -166,6 +167,8 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
                               train_followup=out_train.followup())
     metrics.update({f"{TEST_PREFIX}{k}": v for k, v in bounds.items()})
 
+    model.held_out = held_out_summary(model, pred, out_test)
+
     say("baselines")
     t_test, e_test = out_test.time, out_test.event
     base_slope = SlopeBaseline(scale).fit(train.loc[has_y], ys)
@@ -251,6 +254,20 @@ def oracle_metrics(true_slope: np.ndarray, observed: np.ndarray,
         iv = B.interval(fn, n, n_resamples=n_resamples, seed=seed)
         out.update({name: iv.estimate, f"{name}{CI_LOW}": iv.ci_low, f"{name}{CI_HIGH}": iv.ci_high})
     return out
+
+
+def held_out_summary(model: StratifierModel, pred: dict[str, Any], out_test: Outcomes) -> HeldOutSummary:
+    """The aggregate summary of the held-out patients that trial planning reads from the bundle (binned sums of
+    predicted and observed slope, survival calibration by predicted risk; bins of at least 10 patients)."""
+    has_y = out_test.has_slope
+    slope_bins = summarise_slopes(pred["p50"][has_y], out_test.slope[has_y])
+    survival_bins: tuple[Any, ...] = ()
+    if model.survival is not None:
+        ok = out_test.has_followup
+        t, e = out_test.followup()
+        mu = pred["mu"][ok]
+        survival_bins = summarise_survival(mu, model.survival.survival_at(mu, HORIZONS_MONTHS), t, e)
+    return HeldOutSummary(slope_bins=slope_bins, survival_bins=survival_bins)
 
 
 MIN_SLOPE_PATIENTS = 50
