@@ -97,15 +97,16 @@ DEFAULT_MISSING_DATA = (
 )
 DEFAULT_INTENDED_USE = (
     "Stratification and prognostic enrichment research for ALS clinical trials: describing and comparing expected "
-    "progression in screening or enrolled populations, stratified randomisation, covariate adjustment and sample-size "
-    "planning, under a protocol that fixes the model version."
+    "progression in screening or enrolled populations, stratified randomisation (tertile strata of the prognostic "
+    "score), covariate adjustment (PROCOVA) and sample-size planning with `alsstrat trial plan` / `POST /trial/plan`, "
+    "checked by virtual trials (`alsstrat trial simulate`), under a protocol that fixes the model version."
 )
 DEFAULT_INTENDED_USERS = (
     "Trial statisticians and trial-design teams; data scientists retraining and comparing models; auditors."
 )
 DEFAULT_TARGET_POPULATION = (
-    "Adults with ALS screened for or enrolled in clinical trials, described by the baseline data a screening visit "
-    "collects (day 0, measurements from days 0-91)."
+    "Adults with ALS screened for or enrolled in clinical trials, described by the data available at the model's "
+    "landmark (at screening: the scoring visit, day 0, with measurements from the 91 days before it)."
 )
 DEFAULT_OUT_OF_SCOPE: tuple[str, ...] = (
     "Individual clinical decisions: diagnosis, prognosis communicated to a patient, treatment choice, or care "
