@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
@@ -38,6 +38,9 @@ from training.fit.progression import (
     tune,
 )
 from training.fit.subtype import KSelection, agreement_with_truth, clustering_features, fit_subtypes
+
+if TYPE_CHECKING:
+    from training.fit.champion_match import Champion
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
@@ -84,8 +87,13 @@ class Fitted:
 
 
 def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | None = None,
-                     on_trial: Callable[[str, int, dict[str, Any], float], None] | None = None) -> Fitted:
-    """Fit every model on the training patients and evaluate on the held-out patients (no MLflow here)."""
+                     on_trial: Callable[[str, int, dict[str, Any], float], None] | None = None,
+                     champion: Champion | None = None) -> Fitted:
+    """Fit every model on the training patients and evaluate on the held-out patients (no MLflow here).
+
+    With a ``champion``, the new subtypes take the champion's labels and names where they match
+    (:mod:`training.fit.champion_match`).
+    """
     say = stage or (lambda s: None)
     table = data.cohort.table.reset_index(drop=True)
     scale = data.cohort.alsfrs_scale
@@ -103,6 +111,11 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
 
     say("subtypes")
     subtype, selection = fit_subtypes(z_train, names, train, cfg.subtype)
+    champion_match = None
+    if champion is not None:
+        from training.fit.champion_match import match_to_champion
+
+        subtype, champion_match = match_to_champion(subtype, champion, z_train, train, z_test, test)
 
     # Outcomes (slope target; survival time/event among patients with follow-up) come from the evaluation layer.
     out_train, out_test = Outcomes.from_table(train), Outcomes.from_table(test)
@@ -145,7 +158,9 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
                                       "landmark": data.cohort.landmark,
                                       "biomarkers_measured": biomarkers_measured(train),
                                       "subtype_features": clustering_features(subtype, names),
-                                      "survival_model": survival_note},
+                                      "survival_model": survival_note,
+                                      **({"subtype_champion_match": champion_match.to_dict()}
+                                         if champion_match is not None else {})},
                             top_features=cfg.evaluation.top_features)
 
     say("evaluating")
@@ -156,6 +171,12 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
                             subgroup_min_size=cfg.evaluation.min_subgroup_size)
     metrics: dict[str, float] = dict(scored.metrics)
     calib = scored.calibration
+    from training.fit.subtype_checks import sensitivity_metrics, truth_ceiling_metrics
+
+    metrics.update(sensitivity_metrics(model, test))
+    metrics.update(truth_ceiling_metrics(subtype, data.truth, z_train, train, z_test, test, seed=cfg.split.seed))
+    if champion_match is not None:
+        metrics.update(champion_match.metrics())
 
     say("baselines")
     t_test, e_test = out_test.time, out_test.event
@@ -351,12 +372,15 @@ def run_training(cfg: TrainConfig, *, stage: Stage | None = None) -> TrainResult
                 mlflow.log_params({f"{kind}.{k}": v for k, v in params.items()})
                 mlflow.log_metric(f"cv_{'rmse' if kind == 'slope' else 'cindex'}", value)
 
-        fitted = fit_and_evaluate(cfg, data, stage=say, on_trial=on_trial)
+        from training.fit.champion_match import champion_tags, load_champion
+
+        fitted = fit_and_evaluate(cfg, data, stage=say, on_trial=on_trial, champion=load_champion(cfg.model_name))
         fitted.model.metadata["run_id"] = run_id
         measured = fitted.model.metadata["biomarkers_measured"]
         mlflow.set_tags({"biomarkers_measured": ", ".join(measured) or "none",
                          "lcn2_ablation": fitted.model.metadata["lcn2_ablation"],
-                         "subtype_features": ", ".join(fitted.model.metadata["subtype_features"])})
+                         "subtype_features": ", ".join(fitted.model.metadata["subtype_features"]),
+                         **champion_tags(fitted.model.metadata)})
         fitted.metrics["train_seconds"] = time.perf_counter() - started
         mlflow.log_metrics({k: float(v) for k, v in fitted.metrics.items() if np.isfinite(v)})
         say("logging model")

@@ -37,6 +37,8 @@ REQUIRED_METRICS = {
     "test_slope_interval_coverage_80_true_fast", "test_slope_interval_coverage_80_pred_tertile_1",
     "lcn2_added_cindex", "lcn2_added_cindex_ci_low", "lcn2_added_cindex_ci_high",
     "lcn2_added_slope_rmse", "lcn2_added_slope_rmse_ci_low", "lcn2_added_slope_rmse_ci_high",
+    "test_subtype_ari_ceiling", "test_subtype_ari_ceiling_ratio", "test_subtype_changed_without_lcn2",
+    "test_subtype_changed_without_nfl",
 }
 
 
