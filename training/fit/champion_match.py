@@ -97,6 +97,18 @@ def load_champion(model_name: str) -> Champion | None:
     return Champion(version=str(version.version), model=loaded.model)
 
 
+def incompatibility(champion: Champion, *, alsfrs_scale: int, landmark: str) -> str | None:
+    """Why the champion cannot label this run's patients (another ALSFRS scale or landmark), or None."""
+    meta = champion.model.metadata
+    if int(meta.get("alsfrs_scale", 48)) != int(alsfrs_scale):
+        return f"champion version {champion.version} is on the 0-{meta.get('alsfrs_scale')} ALSFRS scale, this " \
+               f"cohort on 0-{alsfrs_scale}"
+    if champion.model.landmark.name != landmark:
+        return f"champion version {champion.version} predicts at the {champion.model.landmark.name} landmark, this " \
+               f"run at {landmark}"
+    return None
+
+
 def _assign(component: SubtypeComponent, z: np.ndarray) -> np.ndarray:
     """Component index (not label) of each row."""
     return np.asarray(np.argmax(component.probabilities(z), axis=1))

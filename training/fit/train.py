@@ -113,9 +113,13 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
     subtype, selection = fit_subtypes(z_train, names, train, cfg.subtype)
     champion_match = None
     if champion is not None:
-        from training.fit.champion_match import match_to_champion
+        from training.fit.champion_match import incompatibility, match_to_champion
 
-        subtype, champion_match = match_to_champion(subtype, champion, z_train, train, z_test, test)
+        why_not = incompatibility(champion, alsfrs_scale=scale, landmark=data.cohort.landmark)
+        if why_not is None:
+            subtype, champion_match = match_to_champion(subtype, champion, z_train, train, z_test, test)
+        else:
+            logger.warning("subtypes not matched to the champion: %s", why_not)
 
     # Outcomes (slope target; survival time/event among patients with follow-up) come from the evaluation layer.
     out_train, out_test = Outcomes.from_table(train), Outcomes.from_table(test)
