@@ -127,7 +127,9 @@ def km_plot(time: Any, event: Any, groups: pd.Series, title: str) -> Figure:
     labels = groups.astype(object).where(groups.notna(), MISSING_LABEL).map(str).to_numpy(dtype=object)
     if not len(t) == len(e) == len(labels):
         raise ValueError(f"time, event and groups must have the same length, got {len(t)}, {len(e)}, {len(labels)}")
-    fig = new_figure(7.0, 5.0)
+    # room for the legend: group names (e.g. subtype names with markers and ranks) can be long
+    longest = max((len(str(v)) for v in set(labels)), default=0)
+    fig = new_figure(max(7.0, 2.5 + 0.09 * (longest + 32)), 5.0)
     ax = fig.add_subplot()
     for label in sorted(set(labels), key=lambda v: (v == MISSING_LABEL, v)):
         mask = labels == label
@@ -179,7 +181,9 @@ def subtype_profile_plot(profile: pd.DataFrame, *, standardise: bool = True,
                 sd = float(seen.std()) if seen.size > 1 and seen.std() > 0 else 1.0
                 colour[:, j] = (col - seen.mean()) / sd
     n_sub, n_feat = values.shape
-    fig = new_figure(max(6.0, 0.8 * n_feat + 2.5), max(3.0, 0.6 * n_sub + 2.0))
+    # Subtype names can be long (markers and, where decline and survival disagree, both ranks): room for them.
+    longest = max((len(str(i)) for i in profile.index), default=0)
+    fig = new_figure(max(6.0, 0.8 * n_feat + 2.5 + 0.075 * longest), max(3.0, 0.6 * n_sub + 2.0))
     ax = fig.add_subplot()
     image = ax.imshow(np.ma.masked_invalid(colour), cmap="RdBu_r", aspect="auto",
                       vmin=-2 if standardise else None, vmax=2 if standardise else None)

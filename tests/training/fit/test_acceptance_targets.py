@@ -80,10 +80,12 @@ def test_lcn2_added_value_is_not_claimed_where_absent() -> None:
 @pytest.mark.parametrize(("scenario", "seed"), [("default", 41), pytest.param("default", 43, marks=SUBTYPE_SHORTFALL),
                                               ("null-lcn2", 61)])
 def test_subtype_recovery_holds_on_fresh_seeds(scenario: str, seed: int) -> None:
-    """The subtype target on fresh seeds: the subtype model's own fit (the progression models play no part)."""
+    """The subtype targets on fresh seeds: ARI >= 0.85 x the supervised ceiling on `default`, ARI >= 0.40 on
+    `null-lcn2` (the subtype model's own fit; the progression models play no part)."""
     from training.benchmarks.subtype_recovery import subtype_recovery
 
     r = subtype_recovery(seed, scenario=scenario)
-    assert r.ari >= CEILING_SHARE * r.ceiling
     if scenario == "null-lcn2":
         assert r.ari >= NULL_LCN2_MIN_ARI
+    else:
+        assert r.ari >= CEILING_SHARE * r.ceiling
