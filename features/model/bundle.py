@@ -145,9 +145,10 @@ class SubtypeComponent:
     def probabilities(self, z: np.ndarray) -> np.ndarray:
         """Membership probabilities, shape (n, K); rows sum to 1.
 
-        Computed directly from the fitted mixture's means, weights and precision Cholesky factors: the same
-        numbers as ``gmm.predict_proba`` (a test checks it) without scikit-learn's per-call validation, which costs
-        more than the arithmetic for one candidate.
+        Rows with every clustering feature are computed directly from the fitted mixture's means, weights and
+        precision Cholesky factors: the same numbers as ``gmm.predict_proba`` (a test checks it) without
+        scikit-learn's per-call validation, which costs more than the arithmetic for one candidate. Rows missing a
+        feature (when marginalising) are scored on the features they have (:mod:`features.model.mixture`).
         """
         x = self.standardise(z)
         gmm = self.gmm
