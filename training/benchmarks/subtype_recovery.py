@@ -4,7 +4,8 @@ The same split, features and mixture fit as ``alsstrat train`` (the progression 
 against the planted subtype on the held-out patients, beside the supervised ceiling on the same inputs
 (:func:`training.fit.subtype_checks.supervised_ceiling`: a QDA fitted with the planted labels).
 ``python -m training.benchmarks.subtype_recovery --scenario default --seeds 41,43,47,53`` prints one line per seed
-(chosen K, ARI, ceiling, ratio) and the worst and median ratio; the acceptance target is ARI >= 0.85 x ceiling
+(chosen K, ARI, ceiling, ratio, the share of test patients whose subtype changes when LCN2 or NfL is blanked) and
+the worst and median ratio; the acceptance target is ARI >= 0.85 x ceiling
 (and ARI >= 0.40 on ``null-lcn2``).
 """
 
@@ -23,7 +24,7 @@ from training.config import TrainConfig, simulated_config
 from training.data.load import load_training_data
 from training.data.splits import holdout_split
 from training.fit.subtype import agreement_with_truth, fit_subtypes
-from training.fit.subtype_checks import supervised_ceiling
+from training.fit.subtype_checks import BLANKED_FIELDS, changed_without, supervised_ceiling
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Recovery:
     reg_param: float
     selection: str = ""
     """Per K: BIC and mean bootstrap ARI (stability), e.g. ``K=3 BIC 11166 stab 0.91``."""
+    changed_without: dict[str, float] | None = None
+    """Share of test patients whose subtype changes when the analyte is blanked (``lcn2``, ``nfl``)."""
 
     @property
     def ratio(self) -> float:
@@ -66,8 +69,9 @@ def subtype_recovery(seed: int, *, n_patients: int = 2000, scenario: str | None 
     ceiling, reg = supervised_ceiling(component, z_train, planted_train, z_test, planted_test, seed=cfg.split.seed)
     per_k = "; ".join(f"K={k} BIC {bic:.0f} stab {stab:.2f}" for k, bic, stab in
                       zip(selection.table["k"], selection.table["bic"], selection.table["stability_ari"], strict=True))
+    changed = {analyte: changed_without(deriver, component, test, fields) for analyte, fields in BLANKED_FIELDS.items()}
     return Recovery(seed=seed, k=selection.k, ari=agreement_with_truth(labels, planted_test)[0], ceiling=ceiling,
-                    reg_param=reg, selection=per_k)
+                    reg_param=reg, selection=per_k, changed_without=changed)
 
 
 def subtype_ari(seed: int, *, n_patients: int = 2000, cfg: TrainConfig | None = None) -> tuple[int, float]:
@@ -96,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         r = subtype_recovery(seed, n_patients=ns.n_patients, scenario=ns.scenario)
         ratios.append(r.ratio)
         print(f"{ns.scenario} seed {seed}: K = {r.k}, ARI = {r.ari:.3f}, ceiling = {r.ceiling:.3f} "
-              f"(QDA reg_param {r.reg_param:g}), ratio = {r.ratio:.2f}  [{r.selection}]", flush=True)
+              f"(QDA reg_param {r.reg_param:g}), ratio = {r.ratio:.2f}; subtype changes without LCN2 / NfL: "
+              + " / ".join(f"{100 * v:.1f} %" for v in (r.changed_without or {}).values())
+              + f"  [{r.selection}]", flush=True)
     print(f"worst ratio {min(ratios):.2f}, median {statistics.median(ratios):.2f} over {len(ratios)} seeds")
 
 

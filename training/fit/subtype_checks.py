@@ -24,6 +24,7 @@ from features.model.mixture import component_log_densities
 
 if TYPE_CHECKING:
     from features.model.bundle import StratifierModel, SubtypeComponent
+    from features.model.derive import BaselineFeatures
 
 REG_PARAM_GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 0.6, 0.9)
 """QDA shrinkage values tried (0 = the class covariances as estimated, 1 = identity on standardised features)."""
@@ -72,13 +73,16 @@ BLANKED_FIELDS: dict[str, tuple[str, ...]] = {
 """Baseline fields blanked for each sensitivity metric (every matrix of the analyte)."""
 
 
-def changed_without(model: StratifierModel, table: pd.DataFrame, fields: Sequence[str]) -> float:
+def changed_without(features: BaselineFeatures, subtype: SubtypeComponent, table: pd.DataFrame,
+                    fields: Sequence[str]) -> float:
     """Share of patients (0-1) whose subtype changes when ``fields`` are blanked (set missing).
 
     Parameters
     ----------
-    model : StratifierModel
-        The fitted bundle.
+    features : BaselineFeatures
+        The model's fitted feature transformer.
+    subtype : SubtypeComponent
+        The model's subtype component.
     table : DataFrame
         Cohort rows with every baseline field.
     fields : sequence of str
@@ -95,15 +99,14 @@ def changed_without(model: StratifierModel, table: pd.DataFrame, fields: Sequenc
     blanked = x.copy()
     for name in fields:
         blanked[name] = pd.Series([None] * len(blanked), index=blanked.index, dtype=x[name].dtype)
-    subtype = model.subtype
-    before = np.argmax(subtype.probabilities(model.features.transform(x)), axis=1)
-    after = np.argmax(subtype.probabilities(model.features.transform(blanked)), axis=1)
+    before = np.argmax(subtype.probabilities(features.transform(x)), axis=1)
+    after = np.argmax(subtype.probabilities(features.transform(blanked)), axis=1)
     return float(np.mean(before != after))
 
 
 def sensitivity_metrics(model: StratifierModel, test: pd.DataFrame) -> dict[str, float]:
     """``test_subtype_changed_without_lcn2`` and ``test_subtype_changed_without_nfl`` (shares, 0-1)."""
-    return {f"test_subtype_changed_without_{analyte}": changed_without(model, test, fields)
+    return {f"test_subtype_changed_without_{analyte}": changed_without(model.features, model.subtype, test, fields)
             for analyte, fields in BLANKED_FIELDS.items()}
 
 
