@@ -21,6 +21,8 @@ from sklearn.metrics import adjusted_rand_score
 
 from features import spec as S
 from features.model.mixture import component_log_densities
+from training.evaluation import bootstrap as B
+from training.evaluation import metrics as E
 
 if TYPE_CHECKING:
     from features.model.bundle import StratifierModel, SubtypeComponent
@@ -34,6 +36,21 @@ def supervised_ceiling(component: SubtypeComponent, z_train: np.ndarray, planted
                        z_test: np.ndarray, planted_test: np.ndarray, *, seed: int = 0) -> tuple[float, float]:
     """Test-set ARI of a QDA fitted with the planted labels on the clustering features (the supervised ceiling).
 
+    See :func:`ceiling_assignments` for the parameters.
+
+    Returns
+    -------
+    (ari, reg_param)
+        ARI of the QDA's test assignments against the planted labels, and the chosen shrinkage.
+    """
+    predicted, reg_param = ceiling_assignments(component, z_train, planted_train, z_test, seed=seed)
+    return float(adjusted_rand_score(planted_test, predicted)), reg_param
+
+
+def ceiling_assignments(component: SubtypeComponent, z_train: np.ndarray, planted_train: np.ndarray,
+                        z_test: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, float]:
+    """Test assignments of a QDA fitted with the planted labels on the clustering features.
+
     Parameters
     ----------
     component : SubtypeComponent
@@ -41,15 +58,15 @@ def supervised_ceiling(component: SubtypeComponent, z_train: np.ndarray, planted
         reused, so the ceiling sees exactly the mixture's inputs.
     z_train, z_test : ndarray
         Derived-feature matrices of the training and test patients.
-    planted_train, planted_test : ndarray
-        Planted subtype labels of the same patients.
+    planted_train : ndarray
+        Planted subtype labels of the training patients.
     seed : int, default 0
         Seed of the cross-validation folds that choose ``reg_param``.
 
     Returns
     -------
-    (ari, reg_param)
-        ARI of the QDA's test assignments against the planted labels, and the chosen shrinkage.
+    (labels, reg_param)
+        The QDA's planted-label assignment of each test patient, and the chosen shrinkage.
     """
     from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -63,7 +80,7 @@ def supervised_ceiling(component: SubtypeComponent, z_train: np.ndarray, planted
     covariances = np.stack([(r * s) @ r.T for r, s in zip(qda.rotations_, qda.scalings_, strict=True)])
     log_p = component_log_densities(x_test, qda.priors_, qda.means_, covariances)
     predicted = qda.classes_[np.argmax(log_p, axis=1)]
-    return float(adjusted_rand_score(planted_test, predicted)), float(search.best_params_["reg_param"])
+    return predicted, float(search.best_params_["reg_param"])
 
 
 BLANKED_FIELDS: dict[str, tuple[str, ...]] = {
@@ -105,14 +122,22 @@ def changed_without(features: BaselineFeatures, subtype: SubtypeComponent, table
 
 
 def sensitivity_metrics(model: StratifierModel, test: pd.DataFrame) -> dict[str, float]:
-    """``test_subtype_changed_without_lcn2`` and ``test_subtype_changed_without_nfl`` (shares, 0-1)."""
-    return {f"test_subtype_changed_without_{analyte}": changed_without(model.features, model.subtype, test, fields)
-            for analyte, fields in BLANKED_FIELDS.items()}
+    """``test_subtype_changed_without_lcn2`` and ``test_subtype_changed_without_nfl`` (shares, 0-1), each with its
+    Wilson score interval (``_ci_low``/``_ci_high``, a binomial proportion of the test patients)."""
+    out: dict[str, float] = {}
+    for analyte, fields in BLANKED_FIELDS.items():
+        key = f"test_subtype_changed_without_{analyte}"
+        share = changed_without(model.features, model.subtype, test, fields)
+        out[key] = share
+        if len(test):
+            changed = int(round(share * len(test)))
+            out[f"{key}_ci_low"], out[f"{key}_ci_high"] = E.wilson_interval(changed, len(test))
+    return out
 
 
 def truth_ceiling_metrics(component: SubtypeComponent, truth: pd.DataFrame | None, z_train: np.ndarray,
                           train: pd.DataFrame, z_test: np.ndarray, test: pd.DataFrame, *,
-                          seed: int) -> dict[str, float]:
+                          seed: int, n_resamples: int = 200) -> dict[str, float]:
     """``test_subtype_ari_ceiling`` (the supervised ceiling) and ``test_subtype_ari_ceiling_ratio`` (the model's
     ``test_subtype_ari_truth`` is computed by the evaluation layer); nothing without planted truth (real data)."""
     if truth is None:
@@ -120,8 +145,21 @@ def truth_ceiling_metrics(component: SubtypeComponent, truth: pd.DataFrame | Non
     planted = truth["subtype"]
     y_train = planted.reindex(train["patient_id"].to_numpy()).to_numpy()
     y_test = planted.reindex(test["patient_id"].to_numpy()).to_numpy()
-    ceiling, _ = supervised_ceiling(component, z_train, y_train, z_test, y_test, seed=seed)
+    qda_labels, _ = ceiling_assignments(component, z_train, y_train, z_test, seed=seed)
+    ceiling = float(adjusted_rand_score(y_test, qda_labels))
     labels = np.array([s.label for s in component.subtypes])
-    ari = float(adjusted_rand_score(y_test, labels[np.argmax(component.probabilities(z_test), axis=1)]))
-    return {"test_subtype_ari_ceiling": ceiling,
-            "test_subtype_ari_ceiling_ratio": ari / ceiling if ceiling > 0 else float("nan")}
+    chosen = labels[np.argmax(component.probabilities(z_test), axis=1)]
+    ari = float(adjusted_rand_score(y_test, chosen))
+
+    def ratio(idx: np.ndarray) -> float:
+        top = adjusted_rand_score(y_test[idx], qda_labels[idx])
+        return float(adjusted_rand_score(y_test[idx], chosen[idx]) / top) if top > 0 else float("nan")
+
+    # Percentile bootstrap over the test patients, both partitions held fixed (as for every other test metric).
+    top = B.interval(lambda idx: float(adjusted_rand_score(y_test[idx], qda_labels[idx])), len(y_test),
+                     n_resamples=n_resamples, seed=seed)
+    rel = B.interval(ratio, len(y_test), n_resamples=n_resamples, seed=seed)
+    return {"test_subtype_ari_ceiling": ceiling, "test_subtype_ari_ceiling_ci_low": top.ci_low,
+            "test_subtype_ari_ceiling_ci_high": top.ci_high,
+            "test_subtype_ari_ceiling_ratio": ari / ceiling if ceiling > 0 else float("nan"),
+            "test_subtype_ari_ceiling_ratio_ci_low": rel.ci_low, "test_subtype_ari_ceiling_ratio_ci_high": rel.ci_high}

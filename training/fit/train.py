@@ -190,7 +190,8 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
     from training.fit.subtype_checks import sensitivity_metrics, truth_ceiling_metrics
 
     metrics.update(sensitivity_metrics(model, test))
-    metrics.update(truth_ceiling_metrics(subtype, data.truth, z_train, train, z_test, test, seed=cfg.split.seed))
+    metrics.update(truth_ceiling_metrics(subtype, data.truth, z_train, train, z_test, test, seed=cfg.split.seed,
+                                         n_resamples=ev.n_bootstrap))
     if champion_match is not None:
         metrics.update(champion_match.metrics())
 

@@ -270,7 +270,7 @@ class ModelCardContext:
     lcn2_added_cindex: tuple[float, float, float] | None = None
     lcn2_added_slope_rmse: tuple[float, float, float] | None = None
     lcn2_confidence: float = 0.95
-    subtype_sensitivity: Mapping[str, float] = field(default_factory=dict)
+    subtype_sensitivity: Mapping[str, MetricValue] = field(default_factory=dict)
     """Share (0-1) of test patients whose subtype changes when a biomarker is blanked, keyed by analyte
     (``lcn2``, ``nfl``): the run metrics ``test_subtype_changed_without_<analyte>``. Empty: not measured."""
     metrics_confidence: float = 0.95
@@ -411,6 +411,10 @@ def _estimate_and_interval(value: MetricValue) -> tuple[float, Interval | None]:
         est, lo, hi = value
         return est, Interval(lo, hi)
     return value, None
+
+
+P_VALUE_SUFFIX = "_p"
+"""Metrics named ``<test>_p`` are two-sided p-values (the LCN2 test's), listed apart from the interval table."""
 
 
 def interval_cell(value: MetricValue) -> Interval | str:
@@ -638,15 +642,22 @@ def _sections(ctx: ModelCardContext) -> list[Section]:
     perf: list[Block] = []
     level = f"{100 * ctx.metrics_confidence:g} %"
     if metrics:
+        # A p-value is a test's answer, not an estimate with an interval: it has its own table.
+        p_values = {name: v for name, v in metrics.items() if name.endswith(P_VALUE_SUFFIX)}
         perf.append(table(f"Test metrics with {level} confidence intervals",
                           ["metric", "value", f"{level} CI", "meaning"],
                           [[name, _estimate_and_interval(v)[0], interval_cell(v), _describe(name)]
-                           for name, v in metrics.items()]))
+                           for name, v in metrics.items() if name not in p_values]))
         perf.append(Para(f"Numbers are rounded to {DIGITS} decimals. Intervals are percentile-bootstrap intervals "
                          "over test patients (the model held fixed), except the lcn2_added rows (cross-validated on "
-                         "the training patients with a corrected resampled t interval) and the interval coverages "
-                         "(shares of patients inside their 80 % interval), whose intervals are Wilson score intervals "
-                         "for a binomial proportion. Where a metric has no interval the cell says why.", kind="note"))
+                         "the training patients with a corrected resampled t interval) and the shares of patients "
+                         "(interval coverages; subtypes changed when a biomarker is blanked), whose intervals are "
+                         "Wilson score intervals for a binomial proportion. Where a metric has no interval the cell "
+                         "says why.", kind="note"))
+        if p_values:
+            perf.append(table("p-values of the cross-fitted LCN2 added-value test", ["metric", "p-value", "meaning"],
+                              [[name, _estimate_and_interval(v)[0], _describe(name)]
+                               for name, v in p_values.items()]))
     else:
         perf.append(Para("No overall metrics were given."))
     if ctx.baselines:
@@ -698,15 +709,15 @@ def _sections(ctx: ModelCardContext) -> list[Section]:
     return out
 
 
-def _subtype_sensitivity_blocks(shares: Mapping[str, float]) -> list[Block]:
+def _subtype_sensitivity_blocks(shares: Mapping[str, MetricValue]) -> list[Block]:
     """One self-contained block: how often a test patient's subtype changes when a biomarker is missing."""
     if not shares:
         return []
     names = {"lcn2": "LCN2 (plasma, serum and CSF)", "nfl": "NfL (serum, plasma and CSF)"}
     return [
         table("Subtype sensitivity to a missing biomarker (test patients)",
-              ["biomarker blanked", "share of patients whose subtype changes"],
-              [[names.get(k, k), v] for k, v in shares.items()]),
+              ["biomarker blanked", "share of patients whose subtype changes", "95 % CI (Wilson)"],
+              [[names.get(k, k), _estimate_and_interval(v)[0], interval_cell(v)] for k, v in shares.items()]),
         Para("Each biomarker was set to missing for every test patient and the subtype recomputed (missing values "
              "are marginalised out of the mixture, as for a candidate without that measurement). Patients who had no "
              "such measurement cannot change. A subtype that moves when LCN2 is missing rests on LCN2, whose effects "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import mlflow
@@ -111,8 +112,8 @@ def model_card_context(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, 
                          "predicted vs Kaplan-Meier observed survival at 24 months in 5 predicted-risk groups.",
         subtypes=[(s.name, int(s.profile.get("n", 0)), s.description) for s in fitted.model.subtype.subtypes],
         lcn2_added_cindex=_triple(m, "lcn2_added_cindex"), lcn2_added_slope_rmse=_triple(m, "lcn2_added_slope_rmse"),
-        subtype_sensitivity={k.removeprefix("test_subtype_changed_without_"): m[k] for k in m
-                             if k.startswith("test_subtype_changed_without_")},
+        subtype_sensitivity={k.removeprefix("test_subtype_changed_without_"): _with_interval(m, k) for k in m
+                             if k.startswith("test_subtype_changed_without_") and "_ci_" not in k},
         environment=package_versions(), figures=figures,
         model_description=(
             "Subtype: Gaussian mixture on standardised baseline features (missing values marginalised out), number "
@@ -168,3 +169,9 @@ def log_run_artifacts(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, r
     mlflow.log_text(markdown, "model_card.md")
     mlflow.log_text(html, "model_card.html")
     return {"markdown": "model_card.md", "html": "model_card.html"}
+
+
+def _with_interval(metrics: Mapping[str, float], name: str) -> float | tuple[float, float, float]:
+    """A metric with its logged ``_ci_low``/``_ci_high`` as (estimate, low, high), or the bare estimate."""
+    low, high = metrics.get(f"{name}_ci_low"), metrics.get(f"{name}_ci_high")
+    return (metrics[name], low, high) if low is not None and high is not None else metrics[name]
