@@ -119,10 +119,35 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "max_batch": {"type": "integer", "description": "Most rows one /score_batch call accepts."},
         "lcn2_note": _STR,
     }, description="The served model: version, provenance, key metrics, subtypes and the feature spec."),
+    "TrialPlanResponse": _obj({
+        "plan": _obj({
+            "endpoint": {"type": "string", "enum": ["slope", "survival"]},
+            "designs": {"type": "array", "description": "One design per keep fraction x analysis.", "items": _obj({
+                "keep_fraction": {"type": "number", "description": "Fraction of the pool enrolled (0-1)."},
+                "adjustment": {"type": "string", "description": "none, or prognostic (adjusted for the score)."},
+                "analysis": {"type": "string", "description": "The planned test, in words."},
+                "n_per_arm": {"type": "integer", "description": "Patients to enrol per arm (dropout included)."},
+                "n_total": _INT, "n_analysed_per_arm": _INT,
+                "screened_per_enrolled": {"type": "number", "description": "Candidates screened per patient "
+                                                                           "enrolled."},
+                "n_screened": {"type": "integer", "description": "Candidates to screen in total."},
+                "planned_power": _NUM}, closed=False,
+                description="Slope designs add outcome_mean, outcome_sd (points/month), rho; survival designs add "
+                            "events_required and event probabilities.")},
+        }, required=["designs"], closed=False,
+            description="The plan (the same as ``alsstrat trial plan`` writes): design, pool, sources, designs."),
+        "candidates": {"type": "array", "description": "Every candidate, in input order.", "items": _obj({
+            "candidate_id": _NULLABLE_STR, "prognostic_score": _NUM,
+            "stratum": {"type": "integer", "description": "Tertile of the prognostic score; 1 = slowest decline / "
+                                                          "lowest risk."},
+            "enrolled": {"type": "object", "additionalProperties": {"type": "boolean"},
+                         "description": "Keep fraction -> whether the design enrols this candidate."}})},
+        "report_html": {"type": "string", "description": "The plan's self-contained HTML report."},
+        "model": _ref("ModelRef")}),
 }
 """Schemas of the answers, by component name (OpenAPI 3.0: ``nullable`` marks a value that may be null)."""
 
-RESPONSE_SCHEMAS = {"/score": "ScoreResult", "/score_batch": "ScoreBatchResponse"}
+RESPONSE_SCHEMAS = {"/score": "ScoreResult", "/score_batch": "ScoreBatchResponse", "/trial/plan": "TrialPlanResponse"}
 """Path -> schema of its 200 answer, for the endpoints BentoML documents as "any object"."""
 
 
@@ -196,7 +221,10 @@ def openapi_document(base: dict[str, Any], *, metrics_need_token: bool, served: 
             responses.pop("404", None)  # a known route never answers 404
             responses.update(_error_responses(method == "post"))
             if path in RESPONSE_SCHEMAS:
-                responses["200"] = _json("One result per candidate.", RESPONSE_SCHEMAS[path])
+                responses["200"] = _json("The answer.", RESPONSE_SCHEMAS[path])
+            if path == "/trial/plan":
+                responses["409"] = _json("The served model cannot plan this (no held-out summary, or no survival "
+                                         "part for a survival plan).", "Error")
             operation["security"] = [{SECURITY_SCHEME: []}]
     paths["/model"] = _model_path()
     if metrics_need_token and "get" in paths.get("/metrics", {}):

@@ -450,17 +450,22 @@
     renderDesigns(answer.plan.designs || []);
     reportHtml = answer.report_html || null;
     $("download-report").disabled = !reportHtml;
+    const strata = answer.plan.pool && answer.plan.pool.strata ? " Strata: " + answer.plan.pool.strata + "." : "";
     setStatus("plan-status", "Plan ready: " + (answer.plan.designs || []).length + " designs. The stratum of each "
-      + "candidate is in the results table above.", "ok");
+      + "candidate is in the results table above." + strata, "ok");
   }
 
   const DESIGN_COLUMNS = [
-    ["keep_fraction", "Fraction of the pool kept"], ["adjustment", "Analysis"], ["n_per_arm", "Patients per arm"],
-    ["screened_per_enrolled", "Screened per enrolled"], ["events_required", "Events required"],
-    ["outcome_mean", "Outcome mean"], ["outcome_sd", "Outcome SD"], ["rho", "Prognostic correlation \u03c1"]];
+    ["keep_fraction", "Pool enrolled"], ["analysis", "Analysis"], ["n_per_arm", "Patients per arm"],
+    ["n_total", "Patients in total"], ["screened_per_enrolled", "Screened per enrolled"],
+    ["n_screened", "Candidates to screen"], ["events_required", "Events required"],
+    ["outcome_mean", "Outcome mean (points/month)"], ["outcome_sd", "Outcome SD (points/month)"],
+    ["rho", "Score\u2013outcome correlation \u03c1"], ["planned_power", "Planned power"]];
 
   function designLabel(d) {
-    return "keep " + Math.round(100 * d.keep_fraction) + " %" + (d.adjustment ? ", " + d.adjustment : "");
+    const adjusted = d.adjustment === "none" ? "unadjusted" : d.adjustment === "prognostic" ? "score-adjusted"
+      : d.adjustment;
+    return "keep " + Math.round(100 * d.keep_fraction) + " %" + (adjusted ? ", " + adjusted : "");
   }
 
   function renderDesigns(designs) {
