@@ -101,6 +101,13 @@ def _score_batch(live: Live, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     return list(response.json()["results"])
 
 
+def _json_rows(text: str) -> list[dict[str, Any]]:
+    """The CSV's rows as JSON candidates, read independently of the page: empty = absent, numbers, booleans."""
+    text_fields = {"candidate_id", "sex", "onset_site"}
+    return [{k: v if k in text_fields else v.lower() == "true" if k == "riluzole" else json.loads(v)
+             for k, v in row.items() if v != ""} for row in csv.DictReader(io.StringIO(text))]
+
+
 # ------------------------------------------------------------------------------------------------ plain HTTP
 def test_root_is_the_trial_teams_page_with_a_strict_csp(live: Live) -> None:
     response = httpx.get(live.url + "/", timeout=10)
@@ -259,10 +266,7 @@ def test_csv_upload_gives_one_row_per_csv_row_and_downloads_them(page: Page, liv
     assert [r["row"] for r in table] == ["1", "2", "3", "4", "5"]
     assert [r["status"] for r in table] == ["scored", "scored", "error", "scored", "scored"]
     # the same rows sent straight to the service give the same numbers (the CSV holds them unrounded)
-    sent = [{k: v for k, v in r.items() if v != ""} for r in csv.DictReader(io.StringIO(POOL_CSV))]
-    typed = [{k: (v if k in {"candidate_id", "sex", "onset_site"} else
-                  v.lower() == "true" if k == "riluzole" else json.loads(v)) for k, v in r.items()} for r in sent]
-    expected = _score_batch(live, typed)
+    expected = _score_batch(live, _json_rows(POOL_CSV))
     for row, answer in zip(table, expected, strict=True):
         if "error" in answer:
             assert (row["error_field"], row["error_message"]) == (answer["error"]["field"],
@@ -289,19 +293,80 @@ def test_csv_with_an_unknown_column_shows_the_services_message(page: Page, tmp_p
     assert cells == ["shoe_size: unknown field", ""], "the service's own message, in the row that filled it"
 
 
-def test_plan_section_says_when_the_service_cannot_plan(page: Page, live: Live, tmp_path: Path) -> None:
-    """Until the service has POST /trial/plan, the page says so plainly instead of failing silently."""
-    if httpx.post(live.url + "/trial/plan", json={}, headers=AUTH, timeout=10).status_code != 404:
-        pytest.skip("this server plans trials: covered by the end-to-end plan test")
+def _pool_csv(n: int, bad_row: int) -> str:
+    """``n`` plausible candidates varied deterministically (no randomness), the 1-based ``bad_row`` out of range."""
+    lines = ["candidate_id,age_at_onset_years,sex,onset_site,months_since_onset,diagnostic_delay_months,"
+             "alsfrs_r_total,fvc_pct_pred,nfl_serum_pg_ml,lcn2_plasma_ng_ml,riluzole"]
+    for i in range(1, n + 1):
+        total = 60 if i == bad_row else 28 + (7 * i) % 20
+        lines.append(f"pool-{i:03d},{45 + (11 * i) % 30},{'female' if i % 2 else 'male'},"
+                     f"{'bulbar' if i % 3 == 0 else 'limb'},{12 + (5 * i) % 30},{1 + i % 10},{total},"
+                     f"{60 + (13 * i) % 40},{20 + (37 * i) % 180},{50 + (17 * i) % 120},{'true' if i % 4 else ''}")
+    return "\n".join(lines) + "\n"
+
+
+def test_plan_a_trial_from_the_pool(page: Page, live: Live, tmp_path: Path) -> None:
+    """Plan with the service's default design: the designs table, two charts, strata in the results, the report."""
+    n, bad = 30, 7
+    path = tmp_path / "pool.csv"
+    path.write_text(_pool_csv(n, bad))
+    scored = [r for i, r in enumerate(_json_rows(path.read_text()), start=1) if i != bad]
+    direct = httpx.post(live.url + "/trial/plan", json={"candidates": scored}, headers=AUTH, timeout=120)
+    if direct.status_code == 404:
+        pytest.skip("this server has no POST /trial/plan (test_plan_refusals_are_said_plainly covers the page)")
+    assert direct.status_code == 200, direct.text
+    answer = direct.json()
+    _connected(page)
+    page.page.set_input_files("#csv-file", str(path))
+    page.page.wait_for_selector("#plan:not([hidden])")
+    assert len(page.page.query_selector_all("#pool-table tbody tr")) == n
+    page.page.click("#plan-button")
+    page.page.wait_for_selector("#plan-status.ok", timeout=120_000)
+    designs = answer["plan"]["designs"]
+    shown = page.page.eval_on_selector_all("#plan-table tbody tr", "trs => trs.map(tr => [...tr.cells].map(c => "
+                                           "c.innerText))")
+    head = page.page.eval_on_selector_all("#plan-table thead th", "ths => ths.map(th => th.innerText)")
+    assert len(shown) == len(designs)
+    per_arm = head.index("Patients per arm")
+    assert [int(r[per_arm]) for r in shown] == [d["n_per_arm"] for d in designs]
+    assert [r[head.index("Analysis")] for r in shown] == [d["analysis"] for d in designs]
+    charts = page.page.query_selector_all("#plan-charts svg")
+    assert len(charts) == 2
+    assert all(len(c.query_selector_all("rect.bar")) == len(designs) for c in charts)
+    # the stratum column appears once the plan answered: one per scored row, none for the refused one
+    head = page.page.eval_on_selector_all("#pool-table thead th", "ths => ths.map(th => th.innerText)")
+    column = head.index("Stratum")
+    strata = page.page.eval_on_selector_all("#pool-table tbody tr", f"trs => trs.map(tr => tr.cells[{column}]"
+                                            ".innerText)")
+    expected = [str(c["stratum"]) for c in answer["candidates"]]
+    assert strata == expected[:bad - 1] + [""] + expected[bad - 1:]
+    with page.page.expect_download() as download:
+        page.page.click("#download-report")
+    report = Path(download.value.path()).read_text()
+    assert report.lower().startswith("<!doctype html")
+    assert report == answer["report_html"]
+    with page.page.expect_download() as download:
+        page.page.click("#download-csv")
+    table = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert [r["stratum"] for r in table] == strata
+
+
+def test_plan_refusals_are_said_plainly(page: Page, live: Live, tmp_path: Path) -> None:
+    """A refused design names its field; a service without the endpoint (404) is said to have none."""
+    planning = httpx.post(live.url + "/trial/plan", json={}, headers=AUTH, timeout=10).status_code != 404
     _connected(page)
     path = tmp_path / "pool.csv"
     path.write_text(POOL_CSV)
     page.page.set_input_files("#csv-file", str(path))
     page.page.wait_for_selector("#plan:not([hidden])")
+    page.page.fill("#plan-effect", "5")
     page.page.click("#plan-button")
     page.page.wait_for_selector("#plan-status.error")
-    assert page.page.inner_text("#plan-status") == "No plan: this service has no /trial/plan endpoint (HTTP 404)"
+    assert page.page.inner_text("#plan-status") == (
+        "No plan: design.effect: must be > 0 and < 1, got 5.0 (HTTP 400)" if planning else
+        "No plan: this service has no /trial/plan endpoint (HTTP 404)")
     assert page.page.is_disabled("#download-report")
+    assert page.page.is_hidden("#plan-table")
 
 
 def test_swagger_ui_is_local_and_lists_the_model_endpoint(page: Page, live: Live) -> None:
