@@ -279,18 +279,19 @@ def test_csv_upload_gives_one_row_per_csv_row_and_downloads_them(page: Page, liv
         assert row["survival_time_origin"] == answer["survival"]["time_origin"]
 
 
-def test_csv_with_an_unknown_column_shows_the_services_message(page: Page, tmp_path: Path) -> None:
+def test_csv_unknown_column_and_short_row_are_refused_in_their_rows(page: Page, tmp_path: Path) -> None:
     _connected(page)
     path = tmp_path / "unknown.csv"
     path.write_text("age_at_onset_years,sex,onset_site,months_since_onset,alsfrs_r_total,shoe_size\n"
-                    "58,female,bulbar,14,39,42\n58,female,bulbar,14,39,\n")
+                    "58,female,bulbar,14,39,42\n58,female,bulbar,14,39,\n58,female\n")
     page.page.set_input_files("#csv-file", str(path))
     page.page.wait_for_selector("#pool-table:not([hidden])")
     assert page.page.inner_text("#pool-status") == (
-        "2 rows scored: 1 with a result, 1 with an error. Columns that are not fields of the model (rows filling "
+        "3 rows scored: 1 with a result, 2 with an error. Columns that are not fields of the model (rows filling "
         "them are refused): shoe_size.")
     cells = page.page.eval_on_selector_all("#pool-table tbody tr td:last-child", "tds => tds.map(t => t.innerText)")
-    assert cells == ["shoe_size: unknown field", ""], "the service's own message, in the row that filled it"
+    assert cells[:2] == ["shoe_size: unknown field", ""], "the service's own message, in the row that filled it"
+    assert cells[2] == "row: row 3 has 2 cells, the header has 6", "a short row is refused in its place, not sent"
 
 
 def _pool_csv(n: int, bad_row: int) -> str:

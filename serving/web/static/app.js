@@ -260,14 +260,19 @@
     return raw;
   }
 
+  // A CSV row that cannot be read as a candidate (its cell count differs from the header's).
+  class Malformed {
+    constructor(message) { this.message = message; }
+  }
+
   function csvRows(text) {
     const table = parseCsv(text);
     if (table.length < 2) throw new Error("the file needs a header row and at least one candidate row");
     const header = table[0].map((h) => h.trim());
     const specs = Object.fromEntries(model.feature_spec.map((s) => [s.name, s]));
-    return table.slice(1).map((cells, n) => {
+    const rows = table.slice(1).map((cells, n) => {
       if (cells.length !== header.length) {
-        return { bad: "row " + (n + 1) + " has " + cells.length + " cells, the header has " + header.length };
+        return new Malformed("row " + (n + 1) + " has " + cells.length + " cells, the header has " + header.length);
       }
       const row = {};
       header.forEach((name, j) => {
@@ -277,6 +282,8 @@
       });
       return row;
     });
+    const unknown = header.filter((name) => name !== "candidate_id" && !specs[name]);
+    return { rows, unknown };
   }
 
   async function scorePool() {
@@ -290,17 +297,17 @@
     $("plan").hidden = true;
     resetPlan();
     setStatus("pool-status", "Reading " + file.name + "\u2026");
-    let rows;
+    let rows, unknown;
     try {
-      rows = csvRows(await file.text());
+      ({ rows, unknown } = csvRows(await file.text()));
     } catch (err) {
       setStatus("pool-status", "Could not read the CSV file: " + err.message, "error");
       return;
     }
     // A row whose cell count differs from the header's is not sent: it gets its own error, in its place.
-    const results = rows.map((r) => (r.bad ? { error: { field: "row", message: r.bad } } : null));
+    const results = rows.map((r) => (r instanceof Malformed ? { error: { field: "row", message: r.message } } : null));
     const sent = [];
-    rows.forEach((r, i) => { if (!r.bad) sent.push(i); });
+    rows.forEach((r, i) => { if (!(r instanceof Malformed)) sent.push(i); });
     const chunk = Math.max(1, Math.min(model.max_batch, 1000));
     try {
       for (let start = 0; start < sent.length; start += chunk) {
@@ -314,10 +321,8 @@
       setStatus("pool-status", "The pool was not scored: " + errorText(err), "error");
       return;
     }
-    pool = { rows: rows.map((r) => (r.bad ? {} : r)), results, stratum: null };
+    pool = { rows: rows.map((r) => (r instanceof Malformed ? {} : r)), results, stratum: null };
     const bad = results.filter((r) => r.error).length;
-    const known = new Set(["candidate_id", ...model.feature_spec.map((s) => s.name)]);
-    const unknown = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => k !== "bad" && !known.has(k));
     setStatus("pool-status", rows.length + (rows.length === 1 ? " row" : " rows") + " scored: " + (rows.length - bad)
       + " with a result, " + bad + " with an error."
       + (unknown.length ? " Columns that are not fields of the model (rows filling them are refused): "
