@@ -258,7 +258,10 @@ def test_csv_upload_gives_one_row_per_csv_row_and_downloads_them(page: Page, liv
     assert [c[1] for c in cells] == ["site1-001", "site1-002", "site1-003", "site2,004", ""]
     assert cells[BAD_ROW - 1][-1] == "alsfrs_r_total: must be within [0, 48] (points), got 60", cells[BAD_ROW - 1]
     assert all(c[-1] == "" for i, c in enumerate(cells) if i != BAD_ROW - 1)
-    assert "Stratum" not in page.page.inner_text("#pool-table thead"), "no stratum before a plan answered"
+    head = page.page.eval_on_selector_all("#pool-table thead th", "ths => ths.map(th => th.innerText)")
+    origin = httpx.get(live.url + "/model", headers=AUTH, timeout=10).json()["time_origin"]
+    assert head[4] == f"Survival (time origin: {origin})"
+    assert "Stratum" not in head, "no stratum before a plan answered"
 
     with page.page.expect_download() as download:
         page.page.click("#download-csv")

@@ -335,7 +335,8 @@
   function renderPool() {
     const table = $("pool-table");
     const withStratum = pool.stratum !== null;
-    const head = ["Row", "candidate_id", "Subtype", "ALSFRS-R slope (points/month, 80 % interval)", "Survival",
+    const head = ["Row", "candidate_id", "Subtype", "ALSFRS-R slope (points/month, 80 % interval)",
+                  "Survival (time origin: " + model.time_origin + ")",
                   ...(withStratum ? ["Stratum"] : []), "Error"];
     table.replaceChildren(el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { text: h })))));
     const body = el("tbody");
