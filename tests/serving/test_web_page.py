@@ -373,11 +373,18 @@ def test_plan_refusals_are_said_plainly(page: Page, live: Live, tmp_path: Path) 
     assert page.page.is_hidden("#plan-table")
 
 
-def test_swagger_ui_is_local_and_lists_the_model_endpoint(page: Page, live: Live) -> None:
+def test_swagger_ui_is_local_and_try_it_out_sends_the_token(page: Page, live: Live) -> None:
+    """Authorize with the token, then "Try it out" on GET /model: Swagger UI sends it (bearerAuth) and gets 200."""
     page.page.goto(live.url + "/docs")
-    page.page.wait_for_selector("#operations-Service_APIs-als_stratifier__model")
-    assert page.page.is_visible("button.authorize")
+    page.page.click("button.authorize")
+    page.page.fill(".auth-container input", TOKEN)
+    page.page.click(".auth-btn-wrapper button.authorize")
+    page.page.click(".btn-done")
+    page.page.click("#operations-Service_APIs-als_stratifier__model")
+    page.page.click("button.try-out__btn")
+    page.page.click("button.execute")
+    status = page.page.wait_for_selector(".live-responses-table tbody .response-col_status")
+    assert status.inner_text().strip() == "200"
     paths = {urlsplit(u).path for u in page.requests}
-    assert "/docs.json" in paths
+    assert {"/docs.json", "/model"} <= paths
     assert any(p.startswith("/static_content/swagger-ui") for p in paths)
-    assert json.loads(httpx.get(live.url + "/docs.json", timeout=30).text)["paths"]["/model"]
