@@ -3,7 +3,8 @@
 Sections (``python -m bench.run --only NAME`` runs one): ``simulate`` (10,000 patients), ``cohort`` (cohort
 assembly and the PRO-ACT-scale import), ``transform`` (serving-side feature transform of one candidate),
 ``train`` (training time and peak memory at 1k/10k/50k patients), ``serving`` (the BentoML service against
-``mlflow models serve`` on the same registered model, with in-process prediction as the floor), ``pyfunc`` (plain
+``mlflow models serve`` on the same registered model, with in-process prediction as the floor), ``workers``
+(``alsstrat serve --workers 1/2/4`` on one model and one load: ``/score`` and ``/score_batch``), ``pyfunc`` (plain
 MLflow ``pyfunc.predict`` on 10,000 rows with missing values), ``hostile`` (64
 clients for 60 s, 4,000 unknown paths, the bad-body table, ``kill -9`` mid-batch; :mod:`bench.hostile`).
 
@@ -275,6 +276,64 @@ def section_serving(work: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+WORKER_COUNTS = (1, 2, 4)
+"""``alsstrat serve --workers N`` values the ``workers`` section compares on the same model and the same load."""
+
+
+def section_workers(work: Path, counts: Sequence[int] = WORKER_COUNTS) -> str:
+    """``/score`` and ``/score_batch`` through ``alsstrat serve --workers N`` for each N, on one model and one load.
+
+    Each server is the real command (``alsstrat serve --workers N --model-uri models:/als-stratifier/1``), started,
+    warmed up at concurrency 8 (so every worker has loaded the model and answered), measured, and stopped before
+    the next starts. The load is fixed: ``/score`` with one candidate at concurrency 1 and 8 (400 requests each),
+    ``/score_batch`` with 1,000 candidates at concurrency 4 (10 requests per client).
+    """
+    from bench.http_load import run_load, wait_ready
+
+    home, env = _serving_home(work)
+    uri = f"models:/{MODEL_NAME}/1"
+    batch = varied_candidates(1000, seed=11)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    server_env = {**env, "ALSSTRAT_API_TOKENS": TOKEN, "ALSSTRAT_AUDIT_LOG": str(home / "workers-audit.jsonl"),
+                  "ALSSTRAT_PREDICT_THREADS": str(PREDICT_THREADS)}
+    url = "http://127.0.0.1:3903"
+    results: dict[str, Any] = {}
+    for n in counts:
+        server = _start([str(BIN / "alsstrat"), "serve", "--workers", str(n), "--model-uri", uri, "--port", "3903"],
+                        server_env, home / f"serve-workers-{n}.log")
+        try:
+            ready_s = wait_ready(url, "/readyz", timeout_s=300.0)
+            run_load(url, "/score", {"candidate": CANDIDATE}, headers=auth, concurrency=8, requests_per_worker=25,
+                     warmup=5)
+            results[n] = {
+                "ready_s": ready_s,
+                "score_c1": run_load(url, "/score", {"candidate": CANDIDATE}, headers=auth, concurrency=1,
+                                     requests_per_worker=400),
+                "score_c8": run_load(url, "/score", {"candidate": CANDIDATE}, headers=auth, concurrency=8,
+                                     requests_per_worker=50),
+                "batch_c4": run_load(url, "/score_batch", {"candidates": batch}, headers=auth, concurrency=4,
+                                     requests_per_worker=10, warmup=2),
+            }
+        finally:
+            _stop(server)
+    lines = ["| workers | ready s | `/score` c=1 p50 / p99 ms | `/score` c=1 req/s | `/score` c=8 p50 / p99 ms | "
+             "`/score` c=8 req/s | `/score_batch` (1,000 rows) c=4 p50 / p99 ms | `/score_batch` rows/s | errors |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for n, r in results.items():
+        c1, c8, b4 = r["score_c1"], r["score_c8"], r["batch_c4"]
+        lines.append(f"| {n} | {r['ready_s']:.0f} | {c1.p50_ms:.2f} / {c1.p99_ms:.2f} | {c1.requests_per_s:,.0f} | "
+                     f"{c8.p50_ms:.2f} / {c8.p99_ms:.2f} | {c8.requests_per_s:,.0f} | "
+                     f"{b4.p50_ms:.0f} / {b4.p99_ms:.0f} | {1000 * b4.requests_per_s:,.0f} | "
+                     f"{c1.errors + c8.errors + b4.errors} |")
+    lines.append(f"\n{os.cpu_count()} cores; load average before/after: see the header and `uptime` "
+                 f"({os.getloadavg()[0]:.1f} at the end of this section). Same model (1,000 simulated patients), "
+                 f"same load for every worker count; {PREDICT_THREADS} XGBoost thread(s) per worker for batches.")
+    (RESULTS / "workers.json").write_text(json.dumps(
+        {str(n): {k: (asdict(v) if hasattr(v, "concurrency") else v) for k, v in r.items()}
+         for n, r in results.items()}, indent=2))
+    return "\n".join(lines) + "\n"
+
+
 _PYFUNC_CODE = """
 import json, sys, time
 started = time.perf_counter()
@@ -358,10 +417,11 @@ def _pct(values: Sequence[float], q: float) -> float:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", action="append",
-                        choices=["simulate", "cohort", "transform", "train", "serving", "pyfunc", "hostile"])
+                        choices=["simulate", "cohort", "transform", "train", "serving", "workers", "pyfunc",
+                                 "hostile"])
     parser.add_argument("--train-sizes", default="1000,10000,50000")
     ns = parser.parse_args(argv)
-    chosen = ns.only or ["simulate", "cohort", "transform", "train", "serving", "pyfunc", "hostile"]
+    chosen = ns.only or ["simulate", "cohort", "transform", "train", "serving", "workers", "pyfunc", "hostile"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="alsstrat-bench-"))
     machine = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}"
@@ -382,6 +442,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 body = section_hostile(work)
             elif name == "pyfunc":
                 body = section_pyfunc(work)
+            elif name == "workers":
+                body = section_workers(work)
             else:
                 body = section_serving(work)
             print(body, flush=True)

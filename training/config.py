@@ -103,6 +103,16 @@ class SurvivalConfig(Strict):
     risk_groups: int = Field(5, ge=2, le=10)
 
 
+class SparsityConfig(Strict):
+    """Missingness augmentation of the progression models (training.fit.sparsity)."""
+
+    blanked_copies: int = Field(2, ge=0, le=10, description=(
+        "Copies of each training patient with optional field units blanked at random, so that a screening "
+        "candidate who sends few fields is scored as patients who sent those fields were; 0 turns it off."))
+    blank_probability: float = Field(0.5, ge=0, le=1, description=(
+        "Probability that one unit of optional fields is blanked in one copy."))
+
+
 class TuningConfig(Strict):
     n_trials: int = Field(6, ge=0, le=500, description="Optuna trials per model; 0 keeps the configured params.")
     timeout_seconds: float | None = Field(None, gt=0)
@@ -128,6 +138,18 @@ class EvaluationConfig(Strict):
     top_features: int = Field(5, ge=1, le=30)
 
 
+class Lcn2TestConfig(Strict):
+    """The cross-fitted LCN2 added-value test (``training.fit.lcn2_test``): repeated K-fold CV on the training
+    patients, refitting with and without LCN2 in every fold (docs/training.md, "The LCN2 added-value test")."""
+
+    repeats: int = Field(3, ge=1, le=20, description="Repetitions of the K-fold split (each with its own shuffle).")
+    folds: int = Field(5, ge=2, le=10, description=(
+        "K of each repetition; the test uses repeats x folds paired fold-level differences."))
+    seed: int = 42
+    inner_fraction: float = Field(0.25, gt=0.05, lt=0.5, description=(
+        "Share of each fold's training patients held out inside the fold to choose the number of boosting rounds."))
+
+
 class TrainConfig(Strict):
     """The whole training job; logged in full with every run."""
 
@@ -138,9 +160,13 @@ class TrainConfig(Strict):
     subtype: SubtypeConfig = SubtypeConfig()
     slope: SlopeConfig = SlopeConfig()
     survival: SurvivalConfig = SurvivalConfig()
+    sparsity: SparsityConfig = SparsityConfig()
     tuning: TuningConfig = TuningConfig(max_trees=250, learning_rate_range=(0.02, 0.2))
     evaluation: EvaluationConfig = EvaluationConfig()
-    lcn2_ablation: bool = Field(True, description="Refit without LCN2 features and bootstrap the difference.")
+    lcn2_ablation: bool = Field(True, description=(
+        "Run the cross-fitted LCN2 added-value test (with vs without LCN2 features, refitted inside every fold of "
+        "a repeated CV on the training patients; corrected resampled t interval)."))
+    lcn2_test: Lcn2TestConfig = Lcn2TestConfig()
 
     @model_validator(mode="after")
     def _trees_within_cap(self) -> TrainConfig:

@@ -82,7 +82,9 @@ def _identity(run: AD.RunFacts) -> dict[str, Any]:
     return {"run_id": run.run_id, "experiment": run.experiment, "run_name": run.run_name,
             "start_utc": run.start_utc, "status": run.status, "data_hash": run.data_hash, "source": run.source,
             "n_patients": run.n_patients, "git_commit": run.git_commit, "git_dirty": run.git_dirty,
-            "versions": [v.to_dict() for v in run.versions]}
+            "versions": [v.to_dict() for v in run.versions],
+            # Sample-size warnings the run was tagged with at training (e.g. too few events per predictor).
+            "warnings": [v for k, v in sorted(run.tags.items()) if k.startswith("warning.")]}
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from features import spec as S
 from features.cohort.table import Cohort
+from training.evaluation.sample_size import events_per_predictor_warning
 
 
 def print_raw_summary(console: Console, tables: Mapping[str, pd.DataFrame], written: Mapping[str, Path] | None,
@@ -62,7 +63,7 @@ def print_train_summary(console: Console, result: object) -> None:
     metrics: dict[str, float] = getattr(result, "metrics", {})
     grid = Table(title="test-set metrics (held-out patients)", title_justify="left")
     grid.add_column("metric")
-    grid.add_column("model", justify="right")
+    grid.add_column("model [95 % CI]", justify="right")
     grid.add_column("reference", justify="right")
     rows = [
         ("slope RMSE (points/month)", "test_slope_rmse", "baseline_slope_rmse", "pre-slope linear baseline"),
@@ -72,8 +73,8 @@ def print_train_summary(console: Console, result: object) -> None:
         ("survival C-index (Uno)", "test_survival_cindex_uno", None, ""),
         ("integrated Brier score", "test_survival_ibs", None, ""),
         ("subtype ARI vs planted truth", "test_subtype_ari_truth", None, ""),
-        ("LCN2 added C-index", "lcn2_added_cindex", None, "95 % CI"),
-        ("LCN2 added slope RMSE reduction", "lcn2_added_slope_rmse", None, "95 % CI"),
+        ("LCN2 added C-index (cross-validated on training patients)", "lcn2_added_cindex", None, "95 % CI"),
+        ("LCN2 added slope RMSE reduction (cross-validated)", "lcn2_added_slope_rmse", None, "95 % CI"),
     ]
     for label, key, ref_key, ref_label in rows:
         if key not in metrics:
@@ -85,8 +86,16 @@ def print_train_summary(console: Console, result: object) -> None:
             ref = f"[{metrics[key + '_ci_low']:+.3f}, {metrics[key + '_ci_high']:+.3f}]"
         elif ref_label:
             ref = ref_label
-        grid.add_row(label, f"{metrics[key]:.3f}", ref)
+        value = f"{metrics[key]:.3f}"
+        if not key.startswith("lcn2_added") and f"{key}_ci_low" in metrics:
+            value += f" [{metrics[key + '_ci_low']:.3f}, {metrics[key + '_ci_high']:.3f}]"
+        grid.add_row(label, value, ref)
     console.print(grid)
+    counts = getattr(result, "details", {}).get("counts", {})
+    warning = (events_per_predictor_warning(counts.get("n_train_events", 0), counts.get("n_model_inputs", 0))
+               if "train_events_per_predictor" in metrics else None)
+    if warning is not None:
+        console.print(f"[bold yellow]{warning}[/bold yellow]")
     console.print(f"run id: {getattr(result, 'run_id', '')}\n"
                   f"registered: {getattr(result, 'model_name', '')} version {getattr(result, 'model_version', '')}\n"
                   f"data hash: {getattr(result, 'data_hash', '')}")

@@ -134,6 +134,39 @@ def _survival_arrays(time: Any, event: Any, time_name: str, event_name: str) -> 
     return t, e
 
 
+def wilson_interval(covered: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (e.g. an interval coverage: patients inside / patients).
+
+    Parameters
+    ----------
+    covered : int
+        Successes (count).
+    n : int
+        Trials (count); 0 gives NaN bounds.
+    confidence : float, default 0.95
+        Two-sided level in (0, 1).
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        Bounds of the proportion (share in [0, 1]), from ``scipy.stats.binomtest(...).proportion_ci``.
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval(80, 100)
+    >>> round(lo, 3), round(hi, 3)
+    (0.711, 0.867)
+    """
+    if n <= 0:
+        return math.nan, math.nan
+    if not 0 <= covered <= n:
+        raise ValueError(f"covered must be within [0, n={n}], got {covered}")
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(covered), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Slope (ALSFRS-R points/month)
 # ----------------------------------------------------------------------------------------------------------------

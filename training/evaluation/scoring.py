@@ -152,18 +152,42 @@ def conditional_coverage(y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: n
         (1 = fastest predicted decline), each the share of patients whose observed slope lies in [p10, p90]; NaN
         for a group with fewer than 5 patients.
     """
+    return {name: k / n if n else math.nan
+            for name, (k, n) in coverage_counts(y, p10, p50, p90, onset_site, overall=False).items()}
+
+
+def coverage_counts(y: np.ndarray, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, onset_site: np.ndarray, *,
+                    overall: bool = True) -> dict[str, tuple[int, int]]:
+    """Patients covered by the 80 % interval and patients counted, per coverage metric (the binomial counts).
+
+    Parameters
+    ----------
+    y, p10, p50, p90, onset_site
+        As in :func:`conditional_coverage`.
+    overall : bool, default True
+        Include ``slope_interval_coverage_80`` (all patients).
+
+    Returns
+    -------
+    dict
+        Coverage metric name → ``(covered, n)`` (counts); a group with too few patients for its metric
+        (:func:`conditional_coverage`) has ``n = 0``.
+    """
     covered = (p10 <= y) & (y <= p90)
-    out: dict[str, float] = {}
+    out: dict[str, tuple[int, int]] = {}
+    if overall:
+        out["slope_interval_coverage_80"] = (int(covered.sum()), len(y))
     for site in ("bulbar", "limb"):
         sel = onset_site == site
-        out[f"slope_interval_coverage_80_{site}"] = float(covered[sel].mean()) if sel.sum() >= 5 else math.nan
+        n = int(sel.sum())
+        out[f"slope_interval_coverage_80_{site}"] = (int(covered[sel].sum()), n) if n >= 5 else (0, 0)
     if len(y) >= 15:
         # Tertiles of the predicted slope: the most negative third (fastest predicted decline) is tertile 1.
         cuts = np.quantile(p50, [1 / 3, 2 / 3])
         tertile = np.searchsorted(cuts, p50, side="right") + 1
         for k in (1, 2, 3):
             sel = tertile == k
-            out[f"slope_interval_coverage_80_pred_tertile_{k}"] = float(covered[sel].mean()) if sel.any() else math.nan
+            out[f"slope_interval_coverage_80_pred_tertile_{k}"] = (int(covered[sel].sum()), int(sel.sum()))
     return out
 
 
@@ -221,6 +245,59 @@ def cohort_metrics(pred: Predictions, out: Outcomes, idx: np.ndarray | None = No
         m.update(_subgroups(groups, ok, "survival_cindex", lambda i: M.cindex(tt[i], ee[i], -mm[i]),
                             subgroup_min_size))
     return m
+
+
+CI_LOW, CI_HIGH = "_ci_low", "_ci_high"
+"""Suffixes of a metric's interval bounds as the training job logs them (``test_slope_rmse_ci_low``)."""
+
+
+def metric_intervals(pred: Predictions, out: Outcomes, *, n_resamples: int, seed: int,
+                          confidence: float = 0.95,
+                          train_followup: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
+    """An interval for every metric of :func:`cohort_metrics`: the bounds the training job logs beside them.
+
+    Coverage metrics (shares of patients inside their 80 % interval) get a Wilson score interval for a binomial
+    proportion (:func:`training.evaluation.metrics.wilson_interval`) from their counts; every other metric a
+    percentile-bootstrap interval over the test patients (one shared draw, :func:`training.evaluation.bootstrap.
+    resample`), the model held fixed.
+
+    Parameters
+    ----------
+    pred, out : Predictions, Outcomes
+        The model's predictions and the observed outcomes of the test patients.
+    n_resamples, seed, confidence
+        As in :func:`training.evaluation.bootstrap.resample` (the evaluation config's ``n_bootstrap`` and ``seed``).
+    train_followup : (time, event), optional
+        As in :func:`cohort_metrics` (adds the censoring-weighted metrics and their intervals).
+
+    Returns
+    -------
+    dict
+        ``<metric>_ci_low`` / ``<metric>_ci_high`` for every metric with a defined estimate (metric unit; NaN bounds
+        when no resample gave a defined value).
+    """
+    from training.evaluation.bootstrap import resample
+
+    hy = out.has_slope
+    counts = (coverage_counts(out.slope[hy], pred.p10[hy], pred.p50[hy], pred.p90[hy], out.groups["onset_site"][hy])
+              if hy.sum() >= 2 else {})
+    bounds: dict[str, float] = {}
+    for key, (covered, n) in counts.items():
+        if n:  # a group too small for its coverage has no estimate, hence no interval
+            bounds[f"{key}{CI_LOW}"], bounds[f"{key}{CI_HIGH}"] = M.wilson_interval(covered, n, confidence=confidence)
+
+    def others(idx: np.ndarray) -> dict[str, float]:
+        # Coverages are left out of the draw: their Wilson intervals need none (and a resample's predicted-rate
+        # tertiles are often empty from repeated patients, which would only be reported as skipped resamples).
+        return {k: v for k, v in cohort_metrics(pred, out, idx, train_followup=train_followup).items()
+                if k not in counts}
+
+    boot = resample(others, out.n, n_resamples=n_resamples, seed=seed, confidence=confidence)
+    for key, estimate in boot.estimates.items():
+        if math.isfinite(estimate):
+            iv = boot.interval(key)
+            bounds[f"{key}{CI_LOW}"], bounds[f"{key}{CI_HIGH}"] = iv.ci_low, iv.ci_high
+    return bounds
 
 
 def subgroup_sizes(metrics: Mapping[str, float]) -> dict[str, int]:

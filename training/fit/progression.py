@@ -192,7 +192,7 @@ def train_survival_booster(z: np.ndarray, time: np.ndarray, event: np.ndarray, p
 
 
 def fit_survival(z: np.ndarray, time: np.ndarray, event: np.ndarray, cfg: SurvivalConfig, params: BoosterParams,
-                 seed: int) -> SurvivalComponent:
+                 seed: int, *, origin: np.ndarray | None = None) -> SurvivalComponent:
     """Fit the AFT model, recalibrate its location and scale out of fold, and cut risk groups.
 
     The booster is trained with XGBoost's fixed distribution scale; the survival curves' level and spread then
@@ -205,12 +205,16 @@ def fit_survival(z: np.ndarray, time: np.ndarray, event: np.ndarray, cfg: Surviv
         Months from the landmark to the endpoint or censoring; must be > 0 (patients without follow-up after the
         landmark have no survival outcome and are left out by the caller).
     event : ndarray of bool
+    origin : ndarray of int, optional
+        For training rows that include blanked copies (:mod:`training.fit.sparsity`): the source patient of each
+        row. The out-of-fold margins then keep all copies of a patient in one fold, and the risk-group cut points
+        come from the rows as recorded (``origin`` seen for the first time), not from the blanked copies.
     """
     if np.any(time <= 0):
         raise ValueError(f"survival times must be > 0 months, got {int(np.sum(time <= 0))} rows <= 0")
     booster = train_survival_booster(z, time, event, params, cfg, seed)
     margin = np.asarray(booster.predict(xgb.DMatrix(z, missing=np.nan, nthread=1), output_margin=True), dtype=float)
-    oof = out_of_fold_margins(z, time, event, params, cfg, seed)
+    oof = out_of_fold_margins(z, time, event, params, cfg, seed, groups=origin)
     # The curve's shape is chosen by the out-of-fold likelihood among the AFT families XGBoost knows: the
     # booster's margins rank patients; which error distribution turns them into probabilities is an empirical
     # question (on simulated Weibull hazards the extreme-value family wins, on other data it may not).
@@ -219,7 +223,8 @@ def fit_survival(z: np.ndarray, time: np.ndarray, event: np.ndarray, cfg: Surviv
     intercept, slope, sigma, _ = fits[distribution]
     mu = intercept + slope * margin
     probs = np.arange(1, cfg.risk_groups) / cfg.risk_groups
-    cutpoints = np.quantile(-mu, probs)
+    recorded = np.ones(len(mu), dtype=bool) if origin is None else _first_occurrence(origin)
+    cutpoints = np.quantile(-mu[recorded], probs)
     return SurvivalComponent(booster=booster, distribution=distribution, sigma=sigma,
                              risk_cutpoints=cutpoints, mu_intercept=intercept, mu_slope=slope)
 
@@ -228,14 +233,27 @@ CALIBRATION_FOLDS = 5
 AFT_DISTRIBUTIONS = ("normal", "logistic", "extreme")
 
 
+def _first_occurrence(origin: np.ndarray) -> np.ndarray:
+    """True for the first row of each source patient (the row as recorded, before its blanked copies)."""
+    first = np.zeros(len(origin), dtype=bool)
+    first[np.unique(origin, return_index=True)[1]] = True
+    return first
+
+
 def out_of_fold_margins(z: np.ndarray, time: np.ndarray, event: np.ndarray, params: BoosterParams,
-                        cfg: SurvivalConfig, seed: int) -> np.ndarray:
-    """Each patient's booster margin from a model fitted without that patient (K-fold, stratified by event)."""
-    from sklearn.model_selection import StratifiedKFold
+                        cfg: SurvivalConfig, seed: int, *, groups: np.ndarray | None = None) -> np.ndarray:
+    """Each patient's booster margin from a model fitted without that patient (K-fold, stratified by event;
+    grouped by ``groups`` when rows share a patient, so no copy of a patient trains the model that scores it)."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     out = np.full(len(time), np.nan)
-    folds = StratifiedKFold(n_splits=CALIBRATION_FOLDS, shuffle=True, random_state=seed)
-    for train_idx, held_idx in folds.split(z, event.astype(int)):
+    if groups is None:
+        splits = StratifiedKFold(n_splits=CALIBRATION_FOLDS, shuffle=True, random_state=seed).split(
+            z, event.astype(int))
+    else:
+        splits = StratifiedGroupKFold(n_splits=CALIBRATION_FOLDS, shuffle=True, random_state=seed).split(
+            z, event.astype(int), groups)
+    for train_idx, held_idx in splits:
         booster = train_survival_booster(z[train_idx], time[train_idx], event[train_idx], params, cfg, seed)
         out[held_idx] = booster.predict(xgb.DMatrix(z[held_idx], missing=np.nan, nthread=1), output_margin=True)
     return out

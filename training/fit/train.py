@@ -28,15 +28,16 @@ from training.data.splits import Split, cv_folds, holdout_split
 from training.evaluation import bootstrap as B
 from training.evaluation import metrics as E
 from training.evaluation.outcomes import Outcomes
-from training.evaluation.scoring import evaluate_model
+from training.evaluation.sample_size import events_per_predictor, events_per_predictor_warning
+from training.evaluation.scoring import CI_HIGH, CI_LOW, TEST_PREFIX, evaluate_model, metric_intervals
 from training.fit.baselines import SlopeBaseline, SurvivalBaseline
+from training.fit.lcn2_test import lcn2_crossfit_test
 from training.fit.progression import (
-    fit_slope,
-    fit_survival,
     slope_cv_rmse,
     survival_cv_cindex,
     tune,
 )
+from training.fit.sparsity import fit_slope_on_sparse_copies, fit_survival_on_sparse_copies
 from training.fit.subtype import KSelection, agreement_with_truth, clustering_features, fit_subtypes
 
 logger = logging.getLogger(__name__)
@@ -115,7 +116,8 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
     slope_params = tune("slope", lambda p: slope_cv_rmse(zs, ys, p, slope_folds, cfg.split.seed, cfg.slope.point),
                         cfg.slope.params, cfg.tuning, "minimize", on_trial)
     say("fitting slope model")
-    slope = fit_slope(zs, ys, cfg.slope, slope_params, slope_folds, cfg.split.seed)
+    slope = fit_slope_on_sparse_copies(deriver, x_train.loc[has_y], ys, cfg.slope, slope_params, slope_folds,
+                                       cfg.sparsity, cfg.split.seed)
 
     # Survival: patients with follow-up after the landmark. A source without any survival outcome (DREAM-2012)
     # gives a model without a survival part, and says so; a source with too few events is refused.
@@ -137,7 +139,8 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
                                                                      cfg.split.seed),
                            cfg.survival.params, cfg.tuning, "maximize", on_trial)
         say("fitting survival model")
-        survival = fit_survival(zt, tt, et, cfg.survival, surv_params, cfg.split.seed)
+        survival = fit_survival_on_sparse_copies(deriver, x_train.loc[ok_train], tt, et, cfg.survival, surv_params,
+                                                 cfg.sparsity, cfg.split.seed)
 
     model = StratifierModel(features=deriver, subtype=subtype, slope=slope, survival=survival,
                             metadata={"model_name": cfg.model_name, "alsfrs_scale": scale, "spec_hash": S.spec_hash(),
@@ -156,6 +159,12 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
                             subgroup_min_size=cfg.evaluation.min_subgroup_size)
     metrics: dict[str, float] = dict(scored.metrics)
     calib = scored.calibration
+    # An interval for every headline test metric (bootstrap over test patients; Wilson for coverages), logged as
+    # <metric>_ci_low / _ci_high like the LCN2 ablation's, so the card has no interval cell left empty.
+    ev = cfg.evaluation
+    bounds = metric_intervals(scored.predictions, scored.outcomes, n_resamples=ev.n_bootstrap, seed=ev.seed,
+                              train_followup=out_train.followup())
+    metrics.update({f"{TEST_PREFIX}{k}": v for k, v in bounds.items()})
 
     say("baselines")
     t_test, e_test = out_test.time, out_test.event
@@ -175,25 +184,31 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
         # test_subtype_ari_truth is among the scored metrics; the contingency table is an artefact.
         tables["subtype_vs_truth"] = agreement_with_truth(pred["chosen"], planted)[1].reset_index()
         true_slope = truth["true_slope_points_per_month"].to_numpy(dtype=float)
-        metrics["oracle_slope_rmse"] = E.rmse(true_slope[has_y_test], y_test[has_y_test])
         # Coverage for the patients a trial worries about most: planted fast progressors (<= -1 point/month).
         fast = has_y_test & (true_slope <= -1.0)
         if fast.sum() >= 5:
             inside = (pred["p10"][fast] <= y_test[fast]) & (y_test[fast] <= pred["p90"][fast])
-            metrics["test_slope_interval_coverage_80_true_fast"] = float(inside.mean())
+            key = "test_slope_interval_coverage_80_true_fast"
+            metrics[key] = float(inside.mean())
+            metrics[f"{key}{CI_LOW}"], metrics[f"{key}{CI_HIGH}"] = E.wilson_interval(int(inside.sum()),
+                                                                                      int(fast.sum()))
         # The planted hazard multiplier ranks the held-out patients as well as anything could from baseline data:
         # the ceiling a survival model's C-index is judged against (the simulator's noise sets it, not the model).
         planted_risk = truth["hazard_multiplier"].to_numpy(dtype=float)
-        if survival is not None:
-            metrics["oracle_survival_cindex"] = E.cindex(t_test[ok_test], e_test[ok_test], planted_risk[ok_test])
+        metrics.update(oracle_metrics(true_slope[has_y_test], y_test[has_y_test],
+                                      (t_test[ok_test], e_test[ok_test], planted_risk[ok_test])
+                                      if survival is not None else None, ev.n_bootstrap, ev.seed))
 
     lcn2_measured = any(name in model.metadata["biomarkers_measured"] for name in S.LCN2_FIELDS)
     model.metadata["lcn2_ablation"] = ("evaluated" if cfg.lcn2_ablation and lcn2_measured else
                                        "not evaluable: LCN2 not measured" if cfg.lcn2_ablation else "not requested")
     if cfg.lcn2_ablation and lcn2_measured:
-        say("LCN2 ablation")
-        metrics.update(lcn2_added_value(cfg, train, test, scale, slope_params, surv_params, pred, has_y, has_y_test,
-                                        ok_train, ok_test, slope_folds))
+        say("LCN2 added-value test")
+        # Cross-fitted on the training patients only (training.fit.lcn2_test); the test patients play no part.
+        lcn2 = lcn2_crossfit_test(train, alsfrs_scale=scale, cfg=cfg, survival=survival is not None)
+        metrics.update(lcn2.metrics())
+        model.metadata["lcn2_test_method"] = lcn2.method
+        tables["lcn2_test_folds"] = lcn2.folds
 
     say("figures")
     figures = make_figures(model, names, z_train, test, pred, has_y_test, ok_test, calib)
@@ -202,7 +217,12 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
         "n_train_with_slope": int(has_y.sum()), "n_test_with_slope": int(has_y_test.sum()),
         "n_train_with_followup": int(ok_train.sum()), "n_test_with_followup": int(ok_test.sum()),
         "n_train_events": int(et.sum()), "n_test_events": int(e_test[ok_test].sum()),
+        "n_model_inputs": len(model.landmark.fields),
     }
+    if survival is not None:
+        # Events per predictor: the sample-size flag the card, the run's tags and the CLI summary show (below 10).
+        metrics["train_events_per_predictor"] = events_per_predictor(counts["n_train_events"],
+                                                                     counts["n_model_inputs"])
     model.metadata.update({"counts": counts, "metrics": {k: float(v) for k, v in metrics.items()}})
     # a model without a survival part records no survival parameters
     tuned = {"slope": slope_params.model_dump(), **({"survival": surv_params.model_dump()} if surv_params else {})}
@@ -210,48 +230,27 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
                   tuned=tuned, counts=counts)
 
 
-def lcn2_added_value(cfg: TrainConfig, train: pd.DataFrame, test: pd.DataFrame, scale: int, slope_params: Any,
-                     surv_params: Any, pred: dict[str, Any], has_y: np.ndarray, has_y_test: np.ndarray,
-                     ok_train: np.ndarray, ok_test: np.ndarray, slope_folds: Any) -> dict[str, float]:
-    """Refit the progression models without any LCN2 feature (same hyper-parameters) and bootstrap the difference.
+def oracle_metrics(true_slope: np.ndarray, observed: np.ndarray,
+                   survival: tuple[np.ndarray, np.ndarray, np.ndarray] | None, n_resamples: int,
+                   seed: int) -> dict[str, float]:
+    """The simulator's noise floors on the test patients, with bootstrap intervals (planted truth only).
 
-    ``lcn2_added_cindex`` = C(with) - C(without); ``lcn2_added_slope_rmse`` = RMSE(without) - RMSE(with). Positive
-    values mean LCN2 helped. Paired bootstrap over the test patients, percentile 95 % intervals.
+    ``oracle_slope_rmse``: RMSE (points/month) of the planted slope against the observed one;
+    ``oracle_survival_cindex``: Harrell's C-index of the planted hazard multiplier (``survival`` = time in months,
+    event, planted risk), when the model has a survival part.
     """
-    no_lcn2 = BaselineFeatures(alsfrs_scale_max=scale, include_lcn2=False).fit(train[list(S.BASELINE_NAMES)])
-    z_tr = no_lcn2.transform(train[list(S.BASELINE_NAMES)])
-    z_te = no_lcn2.transform(test[list(S.BASELINE_NAMES)])
-    out_tr, out_te = Outcomes.from_table(train), Outcomes.from_table(test)
-    y_tr = out_tr.slope
-    slope_cfg = cfg.slope.model_copy(update={"conformal": False})
-    slope = fit_slope(z_tr[has_y], y_tr[has_y], slope_cfg, slope_params, slope_folds, cfg.split.seed)
-    import xgboost as xgb
-
-    dm = xgb.DMatrix(z_te, missing=np.nan, nthread=1)
-    p50_without = slope.predict(dm)[1]
-    y = out_te.slope[has_y_test]
-    with_p, without_p = pred["p50"][has_y_test], p50_without[has_y_test]
-
-    def rmse_diff(idx: np.ndarray) -> float:
-        return E.rmse(without_p[idx], y[idx]) - E.rmse(with_p[idx], y[idx])
-
-    # Paired: each difference evaluates both models on the same resampled patients.
-    ev = cfg.evaluation
-    r, r_lo, r_hi = B.bootstrap_ci(rmse_diff, len(y), n_resamples=ev.n_bootstrap, seed=ev.seed)
-    out = {"lcn2_added_slope_rmse": r, "lcn2_added_slope_rmse_ci_low": r_lo, "lcn2_added_slope_rmse_ci_high": r_hi}
-    if surv_params is None:  # no survival model (no survival outcome in the cohort): nothing to compare
-        return out
-    t_tr, e_tr = out_tr.followup()
-    survival = fit_survival(z_tr[ok_train], t_tr, e_tr, cfg.survival, surv_params, cfg.split.seed)
-    risk_without = -survival.mu(dm)
-    t, e = out_te.followup()
-    r_with, r_without = -pred["mu"][ok_test], risk_without[ok_test]
-
-    def cindex_diff(idx: np.ndarray) -> float:
-        return E.cindex(t[idx], e[idx], r_with[idx]) - E.cindex(t[idx], e[idx], r_without[idx])
-
-    c, c_lo, c_hi = B.bootstrap_ci(cindex_diff, len(t), n_resamples=ev.n_bootstrap, seed=ev.seed)
-    return {**out, "lcn2_added_cindex": c, "lcn2_added_cindex_ci_low": c_lo, "lcn2_added_cindex_ci_high": c_hi}
+    out: dict[str, float] = {}
+    parts: list[tuple[str, int, Callable[[np.ndarray], float]]] = [
+        ("oracle_slope_rmse", len(observed), lambda idx: E.rmse(true_slope[idx], observed[idx]))]
+    if survival is not None:
+        t, e, risk = survival
+        parts.append(("oracle_survival_cindex", len(t), lambda idx: E.cindex(t[idx], e[idx], risk[idx])))
+    for name, n, fn in parts:
+        if n < 2:
+            continue
+        iv = B.interval(fn, n, n_resamples=n_resamples, seed=seed)
+        out.update({name: iv.estimate, f"{name}{CI_LOW}": iv.ci_low, f"{name}{CI_HIGH}": iv.ci_high})
+    return out
 
 
 MIN_SLOPE_PATIENTS = 50
@@ -303,8 +302,10 @@ def make_figures(model: StratifierModel, names: list[str], z_train: np.ndarray, 
     if model.survival is not None:  # a model without survival outcomes has no curves to draw
         figures.update({
             "survival_calibration_24m.png": P.survival_calibration_plot(calib, 24.0),
-            "km_by_subtype.png": P.km_plot(t, e, subtype_names, "Kaplan-Meier by subtype (test patients)"),
-            "km_by_risk_group.png": P.km_plot(t, e, risk_names, "Kaplan-Meier by risk group (test patients)"),
+            "km_by_subtype.png": P.km_plot(t, e, subtype_names, "Kaplan-Meier by subtype (test patients)",
+                                           time_origin=model.landmark.time_origin),
+            "km_by_risk_group.png": P.km_plot(t, e, risk_names, "Kaplan-Meier by risk group (test patients)",
+                                              time_origin=model.landmark.time_origin),
         })
     return figures
 
@@ -354,8 +355,13 @@ def run_training(cfg: TrainConfig, *, stage: Stage | None = None) -> TrainResult
         fitted = fit_and_evaluate(cfg, data, stage=say, on_trial=on_trial)
         fitted.model.metadata["run_id"] = run_id
         measured = fitted.model.metadata["biomarkers_measured"]
+        epp_warning = events_per_predictor_warning(fitted.counts["n_train_events"], fitted.counts["n_model_inputs"])
+        if epp_warning is not None and fitted.model.survival is not None:
+            mlflow.set_tag("warning.events_per_predictor", epp_warning)
         mlflow.set_tags({"biomarkers_measured": ", ".join(measured) or "none",
                          "lcn2_ablation": fitted.model.metadata["lcn2_ablation"],
+                         **({"lcn2_test_method": fitted.model.metadata["lcn2_test_method"]}
+                            if "lcn2_test_method" in fitted.model.metadata else {}),
                          "subtype_features": ", ".join(fitted.model.metadata["subtype_features"])})
         fitted.metrics["train_seconds"] = time.perf_counter() - started
         mlflow.log_metrics({k: float(v) for k, v in fitted.metrics.items() if np.isfinite(v)})

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from training.evaluation.sample_size import MIN_SUBGROUP_PATIENTS, subgroup_flag
 from training.reports.document import Block, Bullets, Figure, Para, Section, Subheading, render, table
 from training.reports.figures import figure_png, new_figure
 from training.reports.formatting import DIGITS, Estimate, Interval, number, signed
@@ -265,10 +266,11 @@ def _metrics(report: dict[str, Any]) -> list[Block]:
     body.append(table(f"Test metrics of each run, estimate [{level} CI]",
                       ["metric", "better", "run A", "run B"], rows, [r["differs"] for r in m["rows"]],
                       [False, False, True, True]))
-    body.append(Para(f"Test metrics with {level} percentile-bootstrap intervals ({number(report['n_bootstrap'])} "
-                     "resamples of the held-out patients, model held fixed); LCN2 intervals as logged by training. "
-                     "These rows are on different patients when the data differ, so they are not a paired "
-                     "comparison.", "note"))
+    body.append(Para(f"Test metrics with {level} intervals as each run logged them at training (percentile "
+                     "bootstrap over its held-out patients, model held fixed; Wilson score intervals for the "
+                     "interval coverages); for a run that logged none, percentile-bootstrap intervals computed here "
+                     f"({number(report['n_bootstrap'])} resamples). These rows are on different patients when the "
+                     "data differ, so they are not a paired comparison.", "note"))
     body.append(Subheading("Both models on one common evaluation cohort (paired)"))
     common = m["common"]
     if not common["available"]:
@@ -290,12 +292,12 @@ def _subgroups(report: dict[str, Any]) -> list[Block]:
     s = report["subgroups"]
     body: list[Block] = [Subheading("As logged by training (each run on its own test patients)")]
     if s["logged"]:
-        rows = [[r["metric"], r["factor"], r["group"], r["a"], r["n_a"], r["b"], r["n_b"], signed(r["difference"])]
-                for r in s["logged"]]
+        rows = [[r["metric"], r["factor"], r["group"], r["a"], r["n_a"], r["b"], r["n_b"], signed(r["difference"]),
+                 _size_flag([r["n_a"], r["n_b"]], s["min_size"])] for r in s["logged"]]
         body.append(table("Subgroup metrics as logged by each run",
-                          ["metric", "factor", "group", "run A", "n A", "run B", "n B", "B − A"], rows,
-                          [r["a"] != r["b"] for r in s["logged"]],
-                          [False, False, False, True, True, True, True, True]))
+                          ["metric", "factor", "group", "run A", "n A", "run B", "n B", "B − A", "size caution"],
+                          rows, [r["a"] != r["b"] for r in s["logged"]],
+                          [False, False, False, True, True, True, True, True, False]))
     else:
         body.append(Para("No subgroup metrics were logged.", "na"))
     body.append(Subheading("On the common evaluation cohort (paired)"))
@@ -304,15 +306,23 @@ def _subgroups(report: dict[str, Any]) -> list[Block]:
         return body
     level = f"{100 * report['confidence']:g} %"
     rows = [[r["metric"], r["factor"], r["group"], r["n"], r["a"], r["b"],
-             Estimate(r["difference"], r["low"], r["high"])] for r in s["common"]]
+             Estimate(r["difference"], r["low"], r["high"]), _size_flag([r["n"]], s["min_size"])]
+            for r in s["common"]]
     flagged = [_excludes_zero(r) for r in s["common"]]
     body.append(table(f"Paired subgroup differences B − A on the common cohort, estimate [{level} CI]",
-                      ["metric", "factor", "group", "n", "run A", "run B", "B − A"], rows, flagged,
-                      [False, False, False, True, True, True, True]))
+                      ["metric", "factor", "group", "n", "run A", "run B", "B − A", "size caution"], rows, flagged,
+                      [False, False, False, True, True, True, True, False]))
     body.append(Para(multiple_comparisons_note(len(flagged), sum(flagged), report["confidence"]), "note"))
     body.append(Para(f"Subgroups with fewer than {number(s['min_size'])} patients with the outcome are not "
-                     "evaluated.", "note"))
+                     f"evaluated; rows with fewer than {MIN_SUBGROUP_PATIENTS} are flagged 'small' in the size "
+                     "caution column (too uncertain to read on their own).", "note"))
     return body
+
+
+def _size_flag(sizes: Sequence[Any], min_size: Any) -> str:
+    """The size caution of a subgroup row: from its smallest known patient count (see ``subgroup_flag``)."""
+    known = [n for n in sizes if n is not None]
+    return subgroup_flag(min(known) if known else None, min_evaluated=int(min_size or 0))
 
 
 def multiple_comparisons_note(n_rows: int, n_excluding_zero: int, confidence: float = 0.95) -> str:
@@ -436,7 +446,9 @@ def render_html(report: dict[str, Any]) -> str:
         Para(f"Generated {report['generated_utc']} by alsstrat runs compare. Run A is the reference: differences read "
              f"B − A. Highlighted rows differ. Numbers are rounded to {DIGITS} decimals; intervals read "
              "estimate [low, high]; — marks a missing value.", "note"),
-        _runs_header(report)]
+        _runs_header(report),
+        *(Para(f"Run {tag.upper()}: {w}", "strong") for tag in ("a", "b")
+          for w in report["runs"][tag].get("warnings", []))]
     body: dict[str, list[Block]] = {
         "What differs": [Bullets(tuple(report["differences"]))],
         "Data": _data(report), "Code and environment": _code(report), "Configuration": _config(report),

@@ -22,8 +22,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from training.evaluation.sample_size import (
+    EPP_REFERENCE,
+    MIN_EVENTS_PER_PREDICTOR,
+    MIN_SUBGROUP_PATIENTS,
+    events_per_predictor,
+    events_per_predictor_warning,
+    subgroup_flag,
+)
 from training.reports.document import Block, Bullets, Figure, Para, Section, render, table
-from training.reports.formatting import DIGITS, EM_DASH, Interval, number
+from training.reports.formatting import DIGITS, Interval, number
 
 MetricValue = float | tuple[float, float, float]
 """A metric as a bare value, or ``(estimate, ci_low, ci_high)`` when a confidence interval was computed."""
@@ -201,15 +209,16 @@ class ModelCardContext:
         Output of :func:`training.evaluation.metrics.subgroup_metrics` (possibly several calls merged).
     subgroup_min_size : int
         The ``min_size`` used there (NaN metrics of smaller subgroups are shown as not evaluated).
-    calibration : mapping of str to float
-        Calibration summary numbers, e.g. slope-model and 12-month survival calibration slope/intercept.
+    calibration : mapping of str to float or (estimate, ci_low, ci_high)
+        Calibration summary numbers, e.g. slope-model and 12-month survival calibration slope/intercept, with their
+        intervals when computed.
     calibration_note : str
         Free text, e.g. the calibration time and grouping.
     subtypes : sequence of (name, size, description)
     lcn2_added_cindex, lcn2_added_slope_rmse : (estimate, ci_low, ci_high) or None
-        LCN2 ablation (the model refitted without LCN2, i.e. on NfL and clinical data only, on the same test
-        patients; paired bootstrap, :func:`training.evaluation.bootstrap.bootstrap_ci`), signed so that positive = LCN2
-        helped:
+        LCN2 added-value test (the models refitted with and without LCN2, i.e. on NfL and clinical data only, in
+        every fold of a repeated cross-validation on the training patients; corrected resampled t interval,
+        :mod:`training.fit.lcn2_test`), signed so that positive = LCN2 helped:
         ``lcn2_added_cindex`` = C-index(with) − C-index(without); ``lcn2_added_slope_rmse`` = slope RMSE(without) −
         RMSE(with), points/month. These are the run metrics of the same names. None when not run.
     lcn2_confidence : float
@@ -225,6 +234,9 @@ class ModelCardContext:
         Figure caption (words, not a file name) → PNG bytes, embedded in the HTML (listed by caption in the
         Markdown).
     owner, license : str
+    survival_model : bool, default True
+        Whether the model has a survival part; without one (no survival outcome in the source) there is no
+        events-per-predictor warning.
     """
 
     model_name: str
@@ -251,7 +263,7 @@ class ModelCardContext:
     baselines: Mapping[str, Mapping[str, MetricValue]] = field(default_factory=dict)
     subgroup_metrics: Mapping[str, float] = field(default_factory=dict)
     subgroup_min_size: int = 20
-    calibration: Mapping[str, float] = field(default_factory=dict)
+    calibration: Mapping[str, MetricValue] = field(default_factory=dict)
     calibration_note: str = ""
     subtypes: Sequence[tuple[str, int, str]] = ()
     lcn2_added_cindex: tuple[float, float, float] | None = None
@@ -270,6 +282,7 @@ class ModelCardContext:
     figures: Mapping[str, bytes] = field(default_factory=dict)
     owner: str = "alsstrat maintainers"
     license: str = "Apache-2.0"
+    survival_model: bool = True
 
     def __post_init__(self) -> None:
         counts = {name: getattr(self, name) for name in ("n_train", "n_test", "n_train_slope", "n_test_slope",
@@ -309,7 +322,8 @@ def lcn2_added_value_sentence(metric: Literal["cindex", "slope_rmse"], added: tu
     added : (estimate, ci_low, ci_high) or None
         Added value of LCN2, signed so that positive = LCN2 helped: for ``"cindex"`` C-index(with LCN2) −
         C-index(without); for ``"slope_rmse"`` slope RMSE(without LCN2) − RMSE(with), in points/month. "Without"
-        is the model refitted on NfL and clinical data only, evaluated on the same test patients.
+        is the model refitted on NfL and clinical data only, scored on the same held-out folds of the
+        cross-validation on the training patients.
     confidence : float, default 0.95
         Confidence level of the interval.
     synthetic : bool, default False
@@ -319,17 +333,18 @@ def lcn2_added_value_sentence(metric: Literal["cindex", "slope_rmse"], added: tu
     -------
     str
         The change in the metric when LCN2 is added (for the RMSE: −``added``, so a negative change is an
-        improvement), its interval, and the conclusion: e.g. "Adding LCN2 changed the test C-index by +0.031 (95 % CI
+        improvement), its interval, and the conclusion: e.g. "Adding LCN2 changed the cross-validated C-index by
+        +0.031 (95 % CI
         +0.012 to +0.050): in this cohort LCN2 carried prognostic information beyond NfL and clinical data (higher
         C-index with LCN2)." An interval that includes 0 (bounds inclusive) is reported as no evidence of added value.
 
     Examples
     --------
     >>> lcn2_added_value_sentence("cindex", (0.01, -0.005, 0.02))[:64]
-    'Adding LCN2 changed the test C-index by +0.010 (95 % CI -0.005 t'
+    'Adding LCN2 changed the cross-validated C-index by +0.010 (95 % CI'
     """
-    label, unit = {"cindex": ("test C-index", ""), "slope_rmse": ("test RMSE of the ALSFRS-R slope", " points/month")}[
-        metric]
+    label, unit = {"cindex": ("cross-validated C-index", ""),
+                   "slope_rmse": ("cross-validated RMSE of the ALSFRS-R slope", " points/month")}[metric]
     if added is None:
         return f"The LCN2 ablation for the {label} was not run for this model."
     est, lo, hi = (float(v) for v in added)
@@ -338,7 +353,7 @@ def lcn2_added_value_sentence(metric: Literal["cindex", "slope_rmse"], added: tu
         est, lo, hi = -est, -hi, -lo
     level = f"{100 * confidence:g} %"
     if not all(math.isfinite(v) for v in (est, lo, hi)):
-        return (f"The change in the {label} from adding LCN2 could not be estimated (the bootstrap interval is "
+        return (f"The change in the {label} from adding LCN2 could not be estimated (the interval is "
                 "undefined), so there is no evidence either way.")
     change = (f"Adding LCN2 changed the {label} by {_signed(est)}{unit} "
               f"({level} CI {_signed(lo)} to {_signed(hi)}{unit})")
@@ -394,8 +409,35 @@ def _estimate_and_interval(value: MetricValue) -> tuple[float, Interval | None]:
     return value, None
 
 
+def interval_cell(value: MetricValue) -> Interval | str:
+    """The CI cell of a metric row: the interval, or why there is none, in words (never an empty cell).
+
+    Examples
+    --------
+    >>> interval_cell((0.7, 0.65, 0.75))
+    Interval(low=0.65, high=0.75)
+    >>> interval_cell(float("nan"))
+    'none: the metric is undefined on this test set'
+    """
+    if isinstance(value, tuple):
+        est, lo, hi = (float(v) for v in value)
+        if math.isfinite(lo) and math.isfinite(hi):
+            return Interval(lo, hi)
+        if not math.isfinite(est):
+            return "none: the metric is undefined on this test set"
+        return "none: the metric was undefined on every bootstrap resample"
+    if not math.isfinite(float(value)):
+        return "none: the metric is undefined on this test set"
+    return "none: this run logged no interval for this metric"
+
+
 _METRIC_HELP: tuple[tuple[str, str], ...] = (
+    ("lcn2_added_cindex_p", "two-sided p-value of the LCN2 added C-index (corrected resampled t)"),
+    ("lcn2_added_slope_rmse_p", "two-sided p-value of the LCN2 added slope RMSE reduction (corrected resampled t)"),
     ("lcn2_added", "added value of LCN2 over NfL and clinical data (positive = LCN2 helped)"),
+    ("oracle_slope_rmse", "noise floor: RMSE of the planted slope against the observed slope (points/month)"),
+    ("oracle_survival_cindex", "ceiling: Harrell's C-index of the planted hazard (0.5 = random, 1 = perfect)"),
+    ("subtype_ari_truth", "adjusted Rand index of the subtypes against the planted ones (0 = chance, 1 = perfect)"),
     ("tau_months", "truncation time tau of the Uno C-index (months)"),
     ("ibs_time", "end of the integrated-Brier-score time grid (months)"),
     ("cindex_uno", "Uno's IPCW C-index, truncated at tau (0.5 = random, 1 = perfect)"),
@@ -422,7 +464,7 @@ def _describe(name: str) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 # Intermediate document
 # ----------------------------------------------------------------------------------------------------------------
-def _subgroup_table(values: Mapping[str, float]) -> Block:
+def _subgroup_table(values: Mapping[str, float], min_size: int) -> Block:
     columns: list[str] = []
     cells: dict[tuple[str, str], dict[str, float]] = {}
     for key, value in values.items():
@@ -435,10 +477,14 @@ def _subgroup_table(values: Mapping[str, float]) -> Block:
         cells.setdefault((factor, label), {})[metric] = value
     if not cells:
         return Para("No subgroup metrics were computed for this run.")
-    rows = [[factor, label, *(cells[(factor, label)].get(m, math.nan) for m in columns)]
+    def flag(factor: str, label: str) -> str:
+        sizes = [v for m, v in cells[(factor, label)].items() if m.endswith("_n")]
+        return subgroup_flag(min(sizes) if sizes else None, min_evaluated=min_size)
+
+    rows = [[factor, label, *(cells[(factor, label)].get(m, math.nan) for m in columns), flag(factor, label)]
             for factor, label in cells]
-    return table("Test metrics by subgroup (columns ending in _n are patient counts)", ["factor", "group", *columns],
-                 rows)
+    return table("Test metrics by subgroup (columns ending in _n are patient counts)",
+                 ["factor", "group", *columns, "size caution"], rows)
 
 
 def _sections(ctx: ModelCardContext) -> list[Section]:
@@ -458,7 +504,11 @@ def _sections(ctx: ModelCardContext) -> list[Section]:
                                  kind="strong"))
     n_all = ctx.n_train + ctx.n_test
     events_all = ctx.n_train_events + ctx.n_test_events
-    epp = ctx.n_train_events / len(ctx.predictors) if ctx.predictors else math.nan
+    epp = events_per_predictor(ctx.n_train_events, len(ctx.predictors))
+    epp_warning = (events_per_predictor_warning(ctx.n_train_events, len(ctx.predictors))
+                   if ctx.survival_model else None)
+    if epp_warning is not None:
+        standing.append(Para(epp_warning, kind="strong"))
     metrics = fold_intervals(ctx.metrics)
     ethics = ctx.ethics if ctx.ethics is not None else (SYNTHETIC_ETHICS if ctx.synthetic else DEFAULT_ETHICS)
 
@@ -533,7 +583,10 @@ def _sections(ctx: ModelCardContext) -> list[Section]:
     sections[s[10]] = [
         Para(f"No formal sample-size calculation: the size is that of the available cohort ({number(n_all)} "
              f"patients, {number(events_all)} observed endpoints). Training events per predictor: "
-             f"{number(epp, 1)} ({number(ctx.n_train_events)} events, {number(len(ctx.predictors))} predictors)."),
+             f"{number(epp, 1)} ({number(ctx.n_train_events)} events, {number(len(ctx.predictors))} predictors; "
+             f"the reports warn below {MIN_EVENTS_PER_PREDICTOR:g}, {EPP_REFERENCE}). Subgroup rows with fewer "
+             f"than {MIN_SUBGROUP_PATIENTS} patients with the outcome are flagged as small."),
+        *([Para(epp_warning, kind="strong")] if epp_warning is not None else []),
     ]
     sections[s[11]] = [Para(ctx.missing_data)]
     sections[s[12]] = [
@@ -578,10 +631,13 @@ def _sections(ctx: ModelCardContext) -> list[Section]:
     if metrics:
         perf.append(table(f"Test metrics with {level} confidence intervals",
                           ["metric", "value", f"{level} CI", "meaning"],
-                          [[name, *_estimate_and_interval(v), _describe(name)] for name, v in metrics.items()]))
+                          [[name, _estimate_and_interval(v)[0], interval_cell(v), _describe(name)]
+                           for name, v in metrics.items()]))
         perf.append(Para(f"Numbers are rounded to {DIGITS} decimals. Intervals are percentile-bootstrap intervals "
-                         f"over test patients; {EM_DASH} in the CI column means no interval was computed for that "
-                         "metric.", kind="note"))
+                         "over test patients (the model held fixed), except the lcn2_added rows (cross-validated on "
+                         "the training patients with a corrected resampled t interval) and the interval coverages "
+                         "(shares of patients inside their 80 % interval), whose intervals are Wilson score intervals "
+                         "for a binomial proportion. Where a metric has no interval the cell says why.", kind="note"))
     else:
         perf.append(Para("No overall metrics were given."))
     if ctx.baselines:
@@ -597,14 +653,20 @@ def _sections(ctx: ModelCardContext) -> list[Section]:
     cal: list[Block] = []
     if ctx.calibration_note:
         cal.append(Para(ctx.calibration_note))
-    cal.append(table("Calibration summary (test set)", ["quantity", "value"], list(ctx.calibration.items()))
+    cal.append(table("Calibration summary (test set)", ["quantity", "value", f"{level} CI"],
+                     [[k, _estimate_and_interval(v)[0], interval_cell(v)] for k, v in ctx.calibration.items()])
                if ctx.calibration
                else Para("No calibration summary was given."))
     sections[s[18]] = cal
     sections[s[19]] = [
         Para(f"Metric names read <metric>.<factor>.<group>; 'n/a' marks a subgroup with fewer than "
              f"{ctx.subgroup_min_size} patients (not evaluated) or an undefined metric."),
-        _subgroup_table(ctx.subgroup_metrics),
+        _subgroup_table(ctx.subgroup_metrics, ctx.subgroup_min_size),
+        Para(f"Size caution: a row whose smallest group has fewer than {MIN_SUBGROUP_PATIENTS} patients with the "
+             "outcome is flagged 'small' (its metric is too uncertain to read on its own). Multiple comparisons: "
+             "each subgroup metric is a separate estimate with no correction for multiple comparisons; with many "
+             "rows, some will differ from the overall metric by chance alone, so read differences between "
+             "subgroups as leads to check, not as findings.", kind="note"),
     ]
     sections[s[20]] = [
         Para("The model was refitted without LCN2 (NfL and clinical data only) and both were evaluated on the same "

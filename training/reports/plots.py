@@ -4,7 +4,8 @@ Every function builds its figure with :func:`training.reports.figures.new_figure
 state, no backend change), so importing this module has no side effects and the functions are safe to call from a
 headless training job or from tests. Save with :func:`figure_png` or hand the figure to ``mlflow.log_figure``.
 
-Units: ALSFRS-R slope in points/month; time in months from day 0; probabilities in [0, 1].
+Units: ALSFRS-R slope in points/month; time in months from the model's time origin (its landmark); probabilities
+in [0, 1]. Kaplan–Meier curves are drawn by lifelines, with confidence bands and numbers at risk.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from sksurv.nonparametric import kaplan_meier_estimator
 
 from training.evaluation.metrics import MISSING_LABEL, linear_calibration
 from training.reports.figures import figure_png as figure_png  # re-exported: callers save figures from here
@@ -102,45 +102,86 @@ def survival_calibration_plot(table: pd.DataFrame, t: float) -> Figure:
     return fig
 
 
-def km_plot(time: Any, event: Any, groups: pd.Series, title: str) -> Figure:
-    """Kaplan–Meier curves of event-free survival, one per group.
+def km_plot(time: Any, event: Any, groups: pd.Series, title: str, *,
+            time_origin: str = "months from day 0") -> Figure:
+    """Kaplan–Meier curves of event-free survival per group, with 95 % confidence bands and numbers at risk.
+
+    The estimates come from lifelines' ``KaplanMeierFitter``: the survival function and its pointwise 95 %
+    confidence band (exponential Greenwood), drawn as a step line with a shaded band and censoring ticks. Drawing
+    is done here on the figure's own axes rather than by ``plot_survival_function``, because lifelines' plotting
+    imports pyplot (these figures never touch pyplot's global state, see :mod:`training.reports.figures`). The
+    numbers at risk (patients still followed at each time tick, ``time >= tick``) are written in a row per group
+    under the time axis; ``lifelines.plotting.add_at_risk_counts`` would draw them too, but besides pyplot it
+    converts a one-element array with ``int()``, which numpy 2.4 refuses (TypeError). The legend sits to the right
+    of the axes, so it never covers a curve.
 
     Parameters
     ----------
     time : array-like of shape (n,)
-        Follow-up (months).
+        Follow-up (months from the time origin).
     event : array-like of shape (n,)
         True if the composite endpoint (death, tracheostomy, permanent NIV) was observed.
     groups : Series of length n
         Group label per patient (by position); missing labels form a ``"missing"`` group.
     title : str
         Axes title.
+    time_origin : str, default "months from day 0"
+        The time axis in words, e.g. the model's landmark ``"months from the scoring visit (day 0)"``.
 
     Returns
     -------
     Figure
-        One axes with one step line per group; the legend gives each group's number at risk at time 0 and its
-        number of events.
+        Two axes: the survival curves (one curve and band per group; legend entries give each group's patients and
+        events) and, below, the numbers at risk per group at the time ticks.
     """
+    from lifelines import KaplanMeierFitter
+
     t = np.asarray(time, dtype=float)
     e = np.asarray(event, dtype=bool)
     labels = groups.astype(object).where(groups.notna(), MISSING_LABEL).map(str).to_numpy(dtype=object)
     if not len(t) == len(e) == len(labels):
         raise ValueError(f"time, event and groups must have the same length, got {len(t)}, {len(e)}, {len(labels)}")
-    fig = new_figure(7.0, 5.0)
-    ax = fig.add_subplot()
-    for label in sorted(set(labels), key=lambda v: (v == MISSING_LABEL, v)):
+    names = sorted(set(labels), key=lambda v: (v == MISSING_LABEL, v))
+    fig = new_figure(9.0, 4.8 + 0.3 * len(names))
+    grid = fig.add_gridspec(2, 1, height_ratios=[4.0, 0.3 * len(names) + 0.4])
+    ax = fig.add_subplot(grid[0])
+    at_risk = fig.add_subplot(grid[1])
+    for label in names:
         mask = labels == label
-        times, surv = kaplan_meier_estimator(e[mask], t[mask])
-        # Start every curve at (0, 1) so that groups whose first event is late are drawn correctly.
-        ax.step(np.r_[0.0, times], np.r_[1.0, surv], where="post",
-                label=f"{label} (n at risk={int(mask.sum())}, events={int(e[mask].sum())})")
+        kmf = KaplanMeierFitter(label="km").fit(t[mask], e[mask], alpha=0.05)
+        times = kmf.survival_function_.index.to_numpy(dtype=float)
+        surv = kmf.survival_function_["km"].to_numpy(dtype=float)
+        band = kmf.confidence_interval_survival_function_
+        (line,) = ax.step(times, surv, where="post",
+                          label=f"{label} (n={int(mask.sum())}, events={int(e[mask].sum())})")
+        ax.fill_between(times, band["km_lower_0.95"].to_numpy(dtype=float),
+                        band["km_upper_0.95"].to_numpy(dtype=float), step="post", alpha=0.2,
+                        color=line.get_color(), linewidth=0)
+        censored = t[mask & ~e]
+        ax.plot(censored, kmf.survival_function_at_times(censored).to_numpy(dtype=float), linestyle="none",
+                marker="|", markersize=5, color=line.get_color())
+    t_max = float(t.max()) if t.size else 1.0
+    ax.set_xlim(0, t_max * 1.02)
     ax.set_ylim(0, 1.02)
-    ax.set_xlim(left=0)
-    ax.set_xlabel("Time from baseline (months)")
+    ax.set_xlabel(f"Time ({time_origin})")
     ax.set_ylabel("Event-free survival (probability)")
     ax.set_title(title)
-    ax.legend(loc="lower left", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize="small",
+              title="group (shaded: 95 % CI)", title_fontsize="small")
+    ticks = [float(x) for x in ax.get_xticks() if 0 <= x <= t_max]
+    for row, label in enumerate(names):
+        followed = t[labels == label]
+        for tick in ticks:
+            at_risk.text(tick, row, f"{int((followed >= tick).sum()):,}", ha="center", va="center",
+                         fontsize="small")
+    at_risk.set_xlim(ax.get_xlim())
+    at_risk.set_yticks(range(len(names)), names, fontsize="small")
+    at_risk.set_ylim(len(names) - 0.5, -0.5)
+    at_risk.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
+    at_risk.tick_params(axis="y", length=0, pad=18)  # clear of the counts at time 0
+    for spine in at_risk.spines.values():
+        spine.set_visible(False)
+    at_risk.set_title("Number at risk", loc="left", fontsize="small")
     return fig
 
 
@@ -163,7 +204,7 @@ def subtype_profile_plot(profile: pd.DataFrame, *, standardise: bool = True,
     Returns
     -------
     Figure
-        One heatmap axes plus its colour bar (two axes).
+        One heatmap axes (a row per feature, a column per subtype) plus its colour bar (two axes).
     """
     values = profile.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     if values.size == 0:
@@ -179,23 +220,27 @@ def subtype_profile_plot(profile: pd.DataFrame, *, standardise: bool = True,
                 sd = float(seen.std()) if seen.size > 1 and seen.std() > 0 else 1.0
                 colour[:, j] = (col - seen.mean()) / sd
     n_sub, n_feat = values.shape
-    fig = new_figure(max(6.0, 0.8 * n_feat + 2.5), max(3.0, 0.6 * n_sub + 2.0))
+    # Features run down the rows and subtypes across the columns: a card lists 15-20 features, and as columns
+    # they made the figure wider than the page (shrunk to unreadable text). The size follows the table's shape,
+    # capped at 9.5 inches wide (about the width of the report's text column at 120 dpi).
+    fig = new_figure(min(9.5, 4.5 + 1.4 * n_sub), max(3.0, 0.36 * n_feat + 2.0))
     ax = fig.add_subplot()
-    image = ax.imshow(np.ma.masked_invalid(colour), cmap="RdBu_r", aspect="auto",
+    image = ax.imshow(np.ma.masked_invalid(colour.T), cmap="RdBu_r", aspect="auto",
                       vmin=-2 if standardise else None, vmax=2 if standardise else None)
     units = units or {}
-    ax.set_xticks(range(n_feat), [f"{c} ({units[c]})" if c in units else str(c) for c in profile.columns],
-                  rotation=45, ha="right")
-    ax.set_yticks(range(n_sub), [str(i) for i in profile.index])
+    ax.set_yticks(range(n_feat), [f"{c} ({units[c]})" if c in units else str(c) for c in profile.columns],
+                  fontsize="small")
+    ax.set_xticks(range(n_sub), [str(i) for i in profile.index], rotation=20, ha="right", fontsize="small")
     for i in range(n_sub):
         for j in range(n_feat):
             v = values[i, j]
             text = f"{v:.3g}" if np.isfinite(v) else ("not reached" if v == np.inf else "n/a")
-            ax.text(j, i, text, ha="center", va="center", fontsize="x-small")
-    ax.set_xlabel("Feature (median per subtype, canonical unit)")
-    ax.set_ylabel("Subtype")
-    ax.set_title("Subtype profiles")
-    fig.colorbar(image, ax=ax, label="Standardised median (SD across subtypes)" if standardise else "Median")
+            ax.text(i, j, text, ha="center", va="center", fontsize="x-small")
+    ax.set_ylabel("Feature (median per subtype, canonical unit)")
+    ax.set_xlabel("Subtype")
+    ax.set_title("Subtype profiles (cells: median; colour: standardised)", fontsize="medium")
+    fig.colorbar(image, ax=ax, shrink=0.8,
+                 label="Standardised median (SD units across subtypes)" if standardise else "Median (feature unit)")
     return fig
 
 

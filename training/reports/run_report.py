@@ -86,7 +86,9 @@ def model_card_context(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, 
         data_content_hash=data.cohort.content_hash, n_train=c["n_train"], n_test=c["n_test"],
         n_train_slope=c["n_train_with_slope"], n_test_slope=c["n_test_with_slope"],
         n_train_events=c["n_train_events"], n_test_events=c["n_test_events"],
-        predictors=[(f.name, f.unit or "", f.description) for f in S.BASELINE_FIELDS],
+        # The model's inputs at its landmark: the count events per predictor is computed from.
+        predictors=[(f.name, f.unit or "", f.description) for f in fitted.model.landmark.fields],
+        survival_model=fitted.model.survival is not None,
         git_commit=git_state()["git_commit"], alsfrs_scale=data.cohort.alsfrs_scale, follow_up_months=follow,
         metrics=fold_intervals({k: m[k] for k in main_keys}),
         baselines={name: {metric: m[key]} for name, metric, key in (
@@ -104,7 +106,7 @@ def model_card_context(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, 
             f"LCN2 ablation: {meta.get('lcn2_ablation')}. Setting and centres are those of the source; trial "
             "treatment arms of the source are not modelled."),
         subgroup_metrics=subgroup, subgroup_min_size=cfg.evaluation.min_subgroup_size,
-        calibration={k.removeprefix("test_"): m[k] for k in m if "calibration" in k},
+        calibration=fold_intervals({k.removeprefix("test_"): m[k] for k in m if "calibration" in k}),
         calibration_note="Slope: OLS of observed on predicted median (test patients with an outcome). Survival: "
                          "predicted vs Kaplan-Meier observed survival at 24 months in 5 predicted-risk groups.",
         subtypes=[(s.name, int(s.profile.get("n", 0)), s.description) for s in fitted.model.subtype.subtypes],

@@ -350,6 +350,108 @@ def test_report_renders_in_headless_chromium(runs: dict[str, dict[str, str]], co
     assert dom.count('src="data:image/png;base64,') >= 4, "figures did not render"
 
 
+LAYOUT_CHECK = """() => {
+  const problems = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth) {
+    problems.push(`page scrolls sideways: scrollWidth ${root.scrollWidth} > clientWidth ${root.clientWidth}`);
+  }
+  const body = document.body;
+  if (body.scrollWidth > body.clientWidth) {
+    problems.push(`body: scrollWidth ${body.scrollWidth} > clientWidth ${body.clientWidth}`);
+  }
+  const right = body.getBoundingClientRect().right;
+  for (const el of document.querySelectorAll("figure, table, img, nav, p, ul, h1, h2, h3")) {
+    const name = el.tagName.toLowerCase();
+    const what = (el.querySelector("caption, figcaption") || el).textContent.trim().slice(0, 60);
+    if (el.scrollWidth > el.clientWidth + 1 && name !== "img") {
+      problems.push(`${name} "${what}": scrollWidth ${el.scrollWidth} > clientWidth ${el.clientWidth}`);
+    }
+    if (el.getBoundingClientRect().right > right + 1) {
+      problems.push(`${name} "${what}": right edge ${el.getBoundingClientRect().right} beyond the body (${right})`);
+    }
+  }
+  const images = [...document.images];
+  const unloaded = images.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.alt);
+  const tables = [...document.querySelectorAll("table")];
+  const untitled = tables.filter(t => !t.caption || !t.caption.textContent.trim()).length;
+  const emptyCi = [];
+  for (const t of tables) {
+    const header = [...t.querySelectorAll("thead th")].map(h => h.textContent.trim());
+    const ci = header.findIndex(h => /\bCI\b/.test(h));
+    if (ci < 0) continue;
+    for (const row of t.querySelectorAll("tbody tr")) {
+      const cell = row.children[ci];
+      const text = cell ? cell.textContent.trim() : "";
+      if (!text || text === "\u2014") emptyCi.push(`${t.caption.textContent.trim()}: ${row.children[0].textContent}`);
+    }
+  }
+  return {problems, images: images.length, unloaded, tables: tables.length, untitled, emptyCi};
+}"""
+
+
+@pytest.fixture(scope="module")
+def card_html(home: Path, runs: dict[str, dict[str, str]]) -> Path:
+    """Run A's model card as `alsstrat runs card --format html` writes it."""
+    out = home / "cards" / "a.html"
+    page = _invoke(["runs", "card", runs["A"]["version"], "--format", "html", "--out", str(out)])
+    assert page.exit_code == 0, page.output
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.mlflow
+def test_card_and_report_fit_an_auditors_screen_in_chromium(card_html: Path, comparison: dict[str, Any]) -> None:
+    """Both reports in headless Chromium at 1280 x 800 and 1024 x 768: nothing overflows sideways, every image
+    loads, every table has a caption, and no CI cell is empty."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium); Playwright drives the system "
+                    "browser and never downloads one")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            for width, height in ((1280, 800), (1024, 768)):
+                page = browser.new_page(viewport={"width": width, "height": height})
+                for name, path in (("model card", card_html), ("compare report", comparison["html"])):
+                    page.goto(path.resolve().as_uri(), wait_until="load")
+                    found = page.evaluate(LAYOUT_CHECK)
+                    where = f"{name} at {width} px"
+                    assert found["problems"] == [], where
+                    assert found["images"] >= 4, where
+                    assert found["unloaded"] == [], where
+                    assert found["tables"] >= 5, where
+                    assert found["untitled"] == 0, where
+                    assert found["emptyCi"] == [], where
+                page.close()
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
+@pytest.mark.mlflow
+def test_card_of_a_trained_run_has_an_interval_in_every_ci_cell(runs: dict[str, dict[str, str]]) -> None:
+    md = _invoke(["runs", "card", runs["A"]["version"]]).stdout
+    table_rows = md[md.index("Table: Test metrics with 95 % confidence intervals"):].split("\n\n")[1].splitlines()
+    rows = [r.split(" | ") for r in table_rows[2:]]
+    assert len(rows) >= 20, "every headline test metric is listed"
+    with_interval = [r[0].strip("| ") for r in rows if re.fullmatch(r"-?\d[\d,]*\.\d{3} to -?\d[\d,]*\.\d{3}", r[2])]
+    # 500 simulated patients, 50 resamples: every metric is defined on the test set, so every row has an interval.
+    assert len(with_interval) == len(rows), [r[:3] for r in rows if r[0].strip("| ") not in with_interval]
+    for name in ("test_slope_rmse", "test_survival_cindex", "test_survival_ibs", "test_slope_interval_coverage_80",
+                 "oracle_slope_rmse", "lcn2_added_cindex"):
+        assert name in with_interval, name
+    logged = mlflow.MlflowClient().get_run(runs["A"]["run_id"]).data
+    assert logged.metrics["test_slope_rmse_ci_low"] < logged.metrics["test_slope_rmse"] \
+        < logged.metrics["test_slope_rmse_ci_high"]
+    # 500 patients (400 training, about 150 events) for 32 model inputs: below 10 events per predictor.
+    epp = logged.metrics["train_events_per_predictor"]
+    assert epp < 10
+    assert logged.tags["warning.events_per_predictor"].startswith(f"Warning: only {epp:.1f} training events")
+    assert md.count(f"Warning: only {epp:.1f} training events per predictor") == 2
+
+
 @pytest.mark.slow
 @pytest.mark.mlflow
 def test_compare_runs_on_the_same_data_uses_their_shared_held_out_patients(runs: dict[str, dict[str, str]]) -> None:

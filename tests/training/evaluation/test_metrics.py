@@ -377,19 +377,32 @@ def test_survival_calibration_plot() -> None:
     assert "6 months" in ax.get_xlabel()
 
 
-def test_km_plot_one_line_per_group(rng: np.random.Generator) -> None:
+def test_km_plot_has_bands_numbers_at_risk_and_a_legend_outside(rng: np.random.Generator) -> None:
     time = rng.uniform(1, 30, size=60)
     event = rng.random(60) < 0.6
     groups = pd.Series(["a"] * 20 + ["b"] * 20 + [None] * 20)
-    fig = P.km_plot(time, event, groups, "by group")
-    (ax,) = fig.axes
-    assert len(ax.lines) == 3
+    fig = P.km_plot(time, event, groups, "by group", time_origin="months from the scoring visit (day 0)")
+    ax, at_risk = fig.axes
+    steps = [line for line in ax.lines if line.get_linestyle() != "None"]
+    assert len(steps) == 3, "one survival curve per group"
+    assert len(ax.collections) == 3, "one shaded 95 % confidence band per group"
     legend_box = ax.get_legend()
     assert legend_box is not None
     legend = [t.get_text() for t in legend_box.get_texts()]
-    assert legend[0].startswith("a (n at risk=20, events=")
-    assert legend[2].startswith("missing (n at risk=20")
-    assert ax.get_xlabel() == "Time from baseline (months)"
+    assert legend[0].startswith("a (n=20, events=")
+    assert legend[2].startswith("missing (n=20, events=")
+    assert ax.get_xlabel() == "Time (months from the scoring visit (day 0))"
+    # The legend lies entirely to the right of the data area, so it covers no curve.
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    assert legend_box.get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+    # Numbers at risk under the axis: at time 0 every patient of a group is at risk.
+    assert [t.get_text() for t in at_risk.get_yticklabels()] == ["a", "b", "missing"]
+    at_zero = sorted((t.get_position()[1], t.get_text()) for t in at_risk.texts if t.get_position()[0] == 0)
+    assert [text for _, text in at_zero] == ["20", "20", "20"]
+    later = [t for t in at_risk.texts if t.get_position()[0] > 0 and t.get_position()[1] == 0]
+    tick = later[0].get_position()[0]
+    assert later[0].get_text() == str(int((time[:20] >= tick).sum()))
 
 
 def test_subtype_profile_plot() -> None:
@@ -397,10 +410,18 @@ def test_subtype_profile_plot() -> None:
                             "constant": [1.0, 1.0, 1.0]}, index=["slow", "fast", "intermediate"])
     fig = P.subtype_profile_plot(profile, units={"nfl_serum_pg_ml": "pg/mL"})
     heat, colourbar = fig.axes
-    assert [t.get_text() for t in heat.get_yticklabels()] == ["slow", "fast", "intermediate"]
-    assert heat.get_xticklabels()[0].get_text() == "nfl_serum_pg_ml (pg/mL)"
+    assert [t.get_text() for t in heat.get_xticklabels()] == ["slow", "fast", "intermediate"]
+    assert heat.get_yticklabels()[0].get_text() == "nfl_serum_pg_ml (pg/mL)"
     assert "not reached" in [t.get_text() for t in heat.texts]
-    assert "SD" in colourbar.get_ylabel()
+    assert "SD units" in colourbar.get_ylabel()
+
+
+def test_subtype_profile_plot_stays_within_a_page_width() -> None:
+    wide = pd.DataFrame(np.ones((6, 20)), index=[f"subtype {i}" for i in range(6)],
+                        columns=[f"feature_{j}" for j in range(20)])
+    width, height = P.subtype_profile_plot(wide).get_size_inches()
+    assert width <= 9.5
+    assert height >= 0.36 * 20
 
 
 def test_importance_plot_top_n() -> None:

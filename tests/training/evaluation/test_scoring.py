@@ -115,3 +115,54 @@ def test_paired_cohort_metrics_share_the_draw(rng: np.random.Generator) -> None:
     # The same model on both sides: zero difference on every shared resample.
     assert (diff.estimate, diff.ci_low, diff.ci_high) == (0.0, 0.0, 0.0)
     assert diff.n_valid == 40
+
+
+def test_every_metric_gets_an_interval_wilson_for_coverages(rng: np.random.Generator) -> None:
+    from training.evaluation.bootstrap import resample
+
+    table = _cohort(rng, n=150)
+    out, pred = Outcomes.from_table(table), _predictions(rng, table)
+    tf = Outcomes.from_table(_cohort(rng, n=150)).followup()
+    bounds = SC.metric_intervals(pred, out, n_resamples=60, seed=5, train_followup=tf)
+    estimates = SC.cohort_metrics(pred, out, train_followup=tf)
+    defined = {k for k, v in estimates.items() if math.isfinite(v)}
+    assert {k.removesuffix("_ci_low") for k in bounds if k.endswith("_ci_low")} == defined
+    assert {"survival_cindex_uno", "survival_ibs", "slope_rmse", "survival_calibration_slope_24m"} <= defined
+    # Coverage: Wilson score interval of covered / patients with a slope outcome, from scipy.
+    hy = out.has_slope
+    covered = int(((pred.p10 <= out.slope) & (out.slope <= pred.p90))[hy].sum())
+    wilson = E.wilson_interval(covered, int(hy.sum()))
+    assert (bounds["slope_interval_coverage_80_ci_low"], bounds["slope_interval_coverage_80_ci_high"]) == wilson
+    assert wilson[0] < estimates["slope_interval_coverage_80"] < wilson[1]
+    # Everything else: the bootstrap engine's percentile interval on the same seed (one shared draw).
+    boot = resample(lambda idx: SC.cohort_metrics(pred, out, idx, train_followup=tf), out.n, n_resamples=60, seed=5)
+    rmse = boot.interval("slope_rmse")
+    assert (bounds["slope_rmse_ci_low"], bounds["slope_rmse_ci_high"]) == (rmse.ci_low, rmse.ci_high)
+    for key in defined:
+        assert bounds[f"{key}_ci_low"] <= bounds[f"{key}_ci_high"], key
+
+
+def test_wilson_interval_matches_statsmodels_and_refuses_bad_counts() -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    for k, n in ((0, 10), (7, 10), (80, 100), (10, 10)):
+        assert E.wilson_interval(k, n) == pytest.approx(proportion_confint(k, n, method="wilson"), abs=1e-12)
+    assert all(math.isnan(v) for v in E.wilson_interval(0, 0))
+    with pytest.raises(ValueError, match=r"covered must be within \[0, n=10\], got 11"):
+        E.wilson_interval(11, 10)
+
+
+def test_events_per_predictor_warning_threshold() -> None:
+    from training.evaluation import sample_size as SS
+
+    assert SS.events_per_predictor(96, 32) == 3.0
+    warning = SS.events_per_predictor_warning(96, 32)
+    assert warning is not None
+    assert warning.startswith("Warning: only 3.0 training events per predictor (96 events")
+    assert SS.events_per_predictor_warning(319, 32) is not None  # 9.97 < 10
+    assert SS.events_per_predictor_warning(320, 32) is None  # exactly 10
+    assert SS.events_per_predictor_warning(0, 32) is None  # no survival outcome: nothing to overfit
+    assert SS.subgroup_flag(29.0, min_evaluated=20) == "small: n = 29 < 30, interpret with caution"
+    assert SS.subgroup_flag(30, min_evaluated=20) == "n >= 30"
+    assert SS.subgroup_flag(19, min_evaluated=20) == "not evaluated: n = 19 < 20"
+    assert SS.subgroup_flag(None, min_evaluated=20) == "size not recorded"

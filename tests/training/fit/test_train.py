@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -37,6 +38,7 @@ REQUIRED_METRICS = {
     "test_slope_interval_coverage_80_true_fast", "test_slope_interval_coverage_80_pred_tertile_1",
     "lcn2_added_cindex", "lcn2_added_cindex_ci_low", "lcn2_added_cindex_ci_high",
     "lcn2_added_slope_rmse", "lcn2_added_slope_rmse_ci_low", "lcn2_added_slope_rmse_ci_high",
+    "lcn2_added_cindex_p", "lcn2_added_slope_rmse_p", "lcn2_test_folds", "lcn2_adds_value",
 }
 
 
@@ -68,6 +70,11 @@ def test_train_prints_run_version_hash_and_every_metric(trained: dict[str, Any])
     assert not missing, f"metrics missing from --json: {sorted(missing)}"
     m = trained["metrics"]
     assert m["lcn2_added_cindex_ci_low"] <= m["lcn2_added_cindex"] <= m["lcn2_added_cindex_ci_high"]
+    assert 0.0 <= m["lcn2_added_cindex_p"] <= 1.0
+    assert m["lcn2_test_folds"] == 15  # the shipped 3 x 5 design
+    # the combined decision is exactly "either endpoint's 95 % interval lies above 0"
+    either = m["lcn2_added_cindex_ci_low"] > 0 or m["lcn2_added_slope_rmse_ci_low"] > 0
+    assert m["lcn2_adds_value"] == float(either)
     assert 0.0 <= m["test_slope_interval_coverage_80"] <= 1.0
     assert any(k.startswith("test_slope_rmse.sex.") for k in m), "subgroup metrics by sex are missing"
 
@@ -83,6 +90,11 @@ def test_run_records_provenance_and_artifacts(home: Path, trained: dict[str, Any
     assert run.data.params["data.simulate.n_patients"] == "500"
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(trained["run_id"])}
     assert {"config.yaml", "model_card.md", "model_card.html", "figures", "subtypes.json"} <= artifacts
+    assert run.data.tags["lcn2_test_method"].startswith("cross-fitted 3x5-fold CV on the training patients")
+    folds_csv = mlflow.artifacts.load_text(f"runs:/{trained['run_id']}/tables/lcn2_test_folds.csv")
+    folds = pd.read_csv(io.StringIO(folds_csv))
+    assert len(folds) == 15
+    assert (folds["n_train"] + folds["n_test"]).nunique() == 1  # every fold splits the same training patients
     card = mlflow.artifacts.load_text(f"runs:/{trained['run_id']}/model_card.md")
     assert "unvalidated" in card.lower()
     nested = mlflow.search_runs(experiment_ids=[run.info.experiment_id],

@@ -4,7 +4,8 @@ PostgreSQL is Debian's (``make test`` installs it when running as root and it is
 with initdb and started with pg_ctl as an unprivileged user (``postgres`` when the tests run as root), listening on
 127.0.0.1 only. The MLflow server stores runs and the registry in PostgreSQL, artifacts in its own folder
 (``--artifacts-destination``) and users in its basic-auth database; ``alsstrat`` reaches it as a non-admin user
-created through the auth API: train -> promote -> score -> runs history, each a real process.
+created through the auth API: train -> promote -> score -> serve (one worker, a real HTTP answer) -> runs compare
+-> runs history, each a real process.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.servers import GOOD, TINY_CONFIG, free_port, stop
+from tests.servers import GOOD, TINY_CONFIG, free_port, running, stop, wait_ready
 
 ALSSTRAT = Path(sys.executable).with_name("alsstrat")
 ADMIN_PASSWORD = "admin-pw-for-tests-0123"
 USER, PASSWORD = "trainer", "trainer-pw-for-tests-0123"
+TOKEN = "team-server-token-0123456789"
 
 
 def _pg_bin() -> Path | None:
@@ -122,11 +124,15 @@ def mlflow_server(postgres: str, tmp_path_factory: pytest.TempPathFactory) -> It
         log.close()
 
 
-def _run(server: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+def _env(server: dict[str, Any]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
     env.update({"MLFLOW_TRACKING_URI": server["url"], "ALSSTRAT_HOME": str(server["work"] / "home"),
                 "OMP_NUM_THREADS": "1", "MLFLOW_TRACKING_USERNAME": USER, "MLFLOW_TRACKING_PASSWORD": PASSWORD})
-    return subprocess.run([str(ALSSTRAT), *args], env=env, capture_output=True, text=True, timeout=300)
+    return env
+
+
+def _run(server: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(ALSSTRAT), *args], env=_env(server), capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.slow
@@ -161,6 +167,28 @@ def test_train_promote_score_through_a_postgres_mlflow_server(mlflow_server: dic
     assert scored.returncode == 0, scored.stderr
     assert f"version {version}" in scored.stdout
     assert pd.read_csv(scores)["error_field"].isna().all()
+
+    # serve: one worker loads the champion from the team server and answers over real HTTP.
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    serve_env = {**_env(mlflow_server), "ALSSTRAT_API_TOKENS": TOKEN,
+                 "ALSSTRAT_AUDIT_LOG": str(work / "audit.jsonl")}
+    with running([str(ALSSTRAT), "serve", "--port", str(port), "--workers", "1"], serve_env,
+                 work / "serve.log") as server:
+        wait_ready(server, url)
+        answer = httpx.post(f"{url}/score", json={"candidate": GOOD}, headers={"Authorization": f"Bearer {TOKEN}"},
+                            timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["model"]["version"] == version
+    assert "with 1 worker" in (work / "serve.log").read_text()
+
+    # runs compare: the run against itself reads both from the server and finds no difference.
+    compared = _run(mlflow_server, "runs", "compare", result["run_id"], result["run_id"], "--json",
+                    "--n-bootstrap", "0")
+    assert compared.returncode == 0, compared.stderr
+    report = json.loads(compared.stdout[compared.stdout.index("{"):])
+    assert report["runs"]["a"]["run_id"] == report["runs"]["b"]["run_id"] == result["run_id"]
+    assert report["data"]["hash_same"]
 
     history = _run(mlflow_server, "runs", "history")
     assert history.returncode == 0, history.stderr

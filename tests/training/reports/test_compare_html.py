@@ -128,3 +128,15 @@ def test_numbers_follow_the_formatting_rules() -> None:
     assert "0.700 [0.650, 0.750]" in html  # estimate [low, high]
     assert "0.040 [0.010, 0.070]" in html  # a paired difference with its interval
     assert "0.740</td>" in html  # run B's metric without an interval: the estimate alone
+
+
+def test_sample_size_warnings_and_small_subgroups_are_flagged() -> None:
+    report = _report()
+    warning = "Warning: only 3.0 training events per predictor (96 events, 32 model inputs), below the usual minimum"
+    report["runs"]["b"] = {**report["runs"]["b"], "warnings": [warning]}
+    report["subgroups"]["common"][0]["n"] = 24.0
+    page = C.render_html(report)
+    assert f'<p class="strong">Run B: {warning}' in page
+    assert "Run A: Warning" not in page
+    assert "small: n = 24 &lt; 30, interpret with caution" in page
+    assert page.count("<td>n &gt;= 30</td>") == 3, "the other three common subgroup rows (n = 79)"

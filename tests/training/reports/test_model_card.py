@@ -48,8 +48,9 @@ def test_every_tripod_heading_in_both_formats() -> None:
 
 def test_lcn2_sentence_when_ci_above_zero() -> None:
     text = M.lcn2_added_value_sentence("cindex", (0.031, 0.012, 0.050))
-    assert text == ("Adding LCN2 changed the test C-index by +0.031 (95 % CI +0.012 to +0.050): in this cohort LCN2 "
-                    "carried prognostic information beyond NfL and clinical data (higher C-index with LCN2).")
+    assert text == ("Adding LCN2 changed the cross-validated C-index by +0.031 (95 % CI +0.012 to +0.050): in this "
+                    "cohort LCN2 carried prognostic information beyond NfL and clinical data (higher C-index with "
+                    "LCN2).")
     md, page = M.render_model_card(_context())
     assert "C-index by +0.031 (95 % CI +0.012 to +0.050): in this cohort LCN2 carried prognostic information" in md
     assert "in this cohort LCN2 carried prognostic information beyond NfL and clinical data" in page
@@ -57,8 +58,8 @@ def test_lcn2_sentence_when_ci_above_zero() -> None:
 
 def test_lcn2_sentence_when_ci_contains_zero() -> None:
     text = M.lcn2_added_value_sentence("cindex", (0.004, -0.010, 0.018))
-    assert text.startswith("Adding LCN2 changed the test C-index by +0.004 (95 % CI -0.010 to +0.018): the CI "
-                           "includes 0, so in this cohort there is no evidence that LCN2 adds value")
+    assert text.startswith("Adding LCN2 changed the cross-validated C-index by +0.004 (95 % CI -0.010 to +0.018): "
+                           "the CI includes 0, so in this cohort there is no evidence that LCN2 adds value")
     md, _ = M.render_model_card(_context(lcn2_added_cindex=(0.004, -0.010, 0.018)))
     assert "the CI includes 0, so in this cohort there is no evidence that LCN2 adds value" in md
     assert "carried prognostic information" not in md
@@ -67,8 +68,9 @@ def test_lcn2_sentence_when_ci_contains_zero() -> None:
 def test_lcn2_sentence_for_slope_rmse_reports_the_change_in_rmse() -> None:
     # lcn2_added_slope_rmse is RMSE(without) - RMSE(with): +0.05 means LCN2 lowered the error by 0.05.
     helped = M.lcn2_added_value_sentence("slope_rmse", (0.05, 0.02, 0.08))
-    assert helped.startswith("Adding LCN2 changed the test RMSE of the ALSFRS-R slope by -0.050 points/month "
-                             "(95 % CI -0.080 to -0.020 points/month): in this cohort LCN2 carried prognostic")
+    assert helped.startswith("Adding LCN2 changed the cross-validated RMSE of the ALSFRS-R slope by -0.050 "
+                             "points/month (95 % CI -0.080 to -0.020 points/month): in this cohort LCN2 carried "
+                             "prognostic")
     hurt = M.lcn2_added_value_sentence("slope_rmse", (-0.05, -0.08, -0.02))
     assert "made the prediction worse" in hurt
     assert "includes 0" in M.lcn2_added_value_sentence("slope_rmse", (0.01, -0.02, 0.03))
@@ -133,7 +135,7 @@ def test_tables_show_metrics_baselines_subgroups_and_subtypes() -> None:
     assert "| metric | als-stratifier | clinical Cox |" in md
     assert "| test_survival_cindex | 0.710 | 0.660 |" in md
     # sex=female has 5 < 20 patients: its size is shown and its metric is not evaluated.
-    assert "| sex | female | 5 | n/a |" in md
+    assert "| sex | female | 5 | n/a | not evaluated: n = 5 \\< 20 |" in md  # "<" escaped for Markdown
     assert "| sex | male | 25 |" in md
     assert "| fast, high NfL | 400 | Fast decline with high NfL |" in md
     assert "| nfl_serum_pg_ml | pg/mL | Serum neurofilament light chain |" in md
@@ -167,9 +169,58 @@ def test_interval_logged_as_separate_metrics_fills_the_ci_column() -> None:
     md, _ = M.render_model_card(_context(metrics=flat))
     assert "| lcn2_added_cindex | 0.030 | 0.010 to 0.050 |" in md
     assert "lcn2_added_cindex_ci_low" not in md
-    # A metric without any interval shows an em dash, never an empty cell.
-    assert "| test_survival_cindex | 0.710 | \u2014 |" in md
+    # A metric without any interval says why in words: never an empty cell, never a bare em dash.
+    assert "| test_survival_cindex | 0.710 | none: this run logged no interval for this metric |" in md
     assert not re.search(r"\|\s*\|\s*(Harrell|root)", md)
+
+
+def _ci_cells(page: str) -> list[str]:
+    """The CI column of the card's test-metric table, cell by cell (HTML)."""
+    body = page[page.index("Test metrics with 95 % confidence intervals"):]
+    body = body[:body.index("</table>")]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)[1:]  # the first row is the header
+    return [html.unescape(re.sub(r"<[^>]+>", "", re.findall(r"<td[^>]*>(.*?)</td>", r, flags=re.S)[2])).strip()
+            for r in rows]
+
+
+def test_no_ci_cell_is_empty() -> None:
+    nan = float("nan")
+    metrics = {"test_slope_rmse": (0.42, 0.40, 0.45), "test_survival_cindex": (0.71, nan, nan),
+               "test_survival_ibs": (nan, nan, nan), "oracle_slope_rmse": 0.3,
+               "test_slope_interval_coverage_80": (0.8, 0.76, 0.84)}
+    md, page = M.render_model_card(_context(metrics=metrics))
+    cells = _ci_cells(page)
+    assert cells == ["0.400 to 0.450", "none: the metric was undefined on every bootstrap resample",
+                     "none: the metric is undefined on this test set",
+                     "none: this run logged no interval for this metric", "0.760 to 0.840"]
+    assert all(c and c != "\u2014" for c in cells)
+    assert "Wilson score intervals" in md
+
+
+def test_low_events_per_predictor_is_a_visible_warning() -> None:
+    # 96 training events for 32 model inputs: 3.0 events per predictor, below 10.
+    inputs = [(f"x{i}", "", f"input {i}") for i in range(32)]
+    md, page = M.render_model_card(_context(n_train_events=96, predictors=inputs))
+    warning = ("Warning: only 3.0 training events per predictor (96 events, 32 model inputs), below the usual "
+               "minimum of 10 (Peduzzi et al. 1996; Riley et al., BMJ 2020)")
+    assert md.count(warning) == 2, "in the summary and in the sample-size section"
+    assert f'<p class="strong">{html.escape(warning)}' in page
+    # 700 events for 3 inputs: no warning; a model without a survival part has no events to count.
+    assert "training events per predictor (" not in M.render_model_card(_context())[0]
+    assert "Warning: only" not in M.render_model_card(_context(n_train_events=0, predictors=inputs,
+                                                               survival_model=False))[0]
+
+
+def test_small_subgroups_are_flagged_in_their_row() -> None:
+    groups = {"sex": pd.Series(["male"] * 24 + ["female"] * 40 + [None] * 6)}
+    y = np.linspace(-2.0, 0.0, 70)
+    subgroup, _ = E.subgroup_metrics(groups, {"test_slope_rmse": lambda idx: float(np.std(y[idx]))}, min_size=20)
+    md, _ = M.render_model_card(_context(subgroup_metrics=subgroup, subgroup_min_size=20))
+    rows = {line.split(" | ")[1]: line for line in md.splitlines() if line.startswith("| sex |")}
+    assert rows["male"].endswith("| small: n = 24 \\< 30, interpret with caution |")  # Markdown-escaped "<"
+    assert rows["female"].endswith("| n \\>= 30 |")
+    assert rows["missing"].endswith("| not evaluated: n = 6 \\< 20 |")
+    assert "no correction for multiple comparisons" in md
 
 
 def test_integers_render_without_decimals() -> None:
