@@ -141,7 +141,10 @@ def live(served_model: ServedModel, tmp_path_factory: pytest.TempPathFactory) ->
     folder = tmp_path_factory.mktemp("live")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALSSTRAT_", "MLFLOW_", "BENTOML_"))}
-    env.update(store_env(served_model), ALSSTRAT_API_TOKENS=TOKEN, ALSSTRAT_AUDIT_LOG=str(folder / "audit.jsonl"))
+    # Its own BENTOML_HOME: BentoML keeps the Prometheus multiprocess files there, and every `bentoml serve` clears
+    # them when it starts, so a shared home would empty this server's /metrics whenever another server starts.
+    env.update(store_env(served_model), ALSSTRAT_API_TOKENS=TOKEN, ALSSTRAT_AUDIT_LOG=str(folder / "audit.jsonl"),
+               BENTOML_HOME=str(folder / "bentoml"))
     # What the `alsstrat` console script runs (``python -m training.cli.app`` would import the CLI module twice).
     cmd = [sys.executable, "-c", "from training.cli.app import app; app()", "serve", "--port", str(port),
            "--host", "127.0.0.1"]
