@@ -6,7 +6,8 @@ assembly and the PRO-ACT-scale import), ``transform`` (serving-side feature tran
 ``mlflow models serve`` on the same registered model, with in-process prediction as the floor), ``workers``
 (``alsstrat serve --workers 1/2/4`` on one model and one load: ``/score`` and ``/score_batch``), ``pyfunc`` (plain
 MLflow ``pyfunc.predict`` on 10,000 rows with missing values), ``hostile`` (64
-clients for 60 s, 4,000 unknown paths, the bad-body table, ``kill -9`` mid-batch; :mod:`bench.hostile`).
+clients for 60 s, 4,000 unknown paths, the bad-body table, ``kill -9`` mid-batch; :mod:`bench.hostile`), ``trial``
+(``alsstrat trial plan`` on 10,000 candidates, whole command).
 
 Whole-process figures come from ``os.wait4`` (wall time measured around it, peak resident memory of the child).
 The machine is shared and noisy: compare figures taken in the same run, and prefer ratios.
@@ -402,6 +403,47 @@ def section_hostile(work: Path) -> str:
     return hostile.report(soaked, paths, bodies, killed)
 
 
+TRIAL_RUNS = 5
+
+
+def section_trial(work: Path) -> str:
+    """``alsstrat trial plan`` on 10,000 candidates as a whole command (process start, model load, scoring, plan,
+    report), :data:`TRIAL_RUNS` runs per endpoint after one untimed warm-up: min / median / max wall seconds.
+    Target: < 5 s."""
+    import csv
+
+    home, env = _serving_home(work)
+    env = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlruns' / 'mlflow.db'}"}
+    # An installed package has its bytecode compiled (pip and uv do it at install). Where the environment forbids
+    # writing it (PYTHONDONTWRITEBYTECODE), every run would recompile ~2,700 modules, 10+ s of CPU that measures
+    # the interpreter, not the command: the runs may write their caches, and one untimed warm-up run fills them.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    rows = varied_candidates(10_000, seed=7)
+    pool = work / "trial-pool.csv"
+    with pool.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    timed_process([str(BIN / "alsstrat"), "trial", "plan", "--input", str(pool), "--out", str(work / "trial-warm"),
+                   "--model-uri", f"models:/{MODEL_NAME}/1"], env=env, log=work / "trial-warm.log")
+    figures = {}
+    for endpoint in ("slope", "survival"):
+        runs = [timed_process([str(BIN / "alsstrat"), "trial", "plan", "--input", str(pool), "--out",
+                               str(work / f"trial-{endpoint}-{k}"), "--endpoint", endpoint, "--model-uri",
+                               f"models:/{MODEL_NAME}/1"], env=env, log=work / f"trial-{endpoint}-{k}.log")
+                for k in range(TRIAL_RUNS)]
+        figures[endpoint] = runs
+    (RESULTS / "trial.json").write_text(json.dumps(figures, indent=2))
+    lines = ["| `alsstrat trial plan`, 10,000 candidates, whole command | min s | median s | max s | CPU s "
+             "(median) | peak RSS MB | target |", "|---|---|---|---|---|---|---|"]
+    for endpoint, runs in figures.items():
+        wall = sorted(r["wall_s"] for r in runs)
+        lines.append(f"| `--endpoint {endpoint}` ({TRIAL_RUNS} runs) | {wall[0]:.2f} | {statistics.median(wall):.2f} "
+                     f"| {wall[-1]:.2f} | {statistics.median(r['cpu_s'] for r in runs):.2f} | "
+                     f"{max(r['peak_rss_mb'] for r in runs):.0f} | < 5 s |")
+    return "\n".join(lines) + "\n"
+
+
 def timed_call(fn: Any) -> float:
     started = time.perf_counter()
     fn()
@@ -418,10 +460,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", action="append",
                         choices=["simulate", "cohort", "transform", "train", "serving", "workers", "pyfunc",
-                                 "hostile"])
+                                 "hostile", "trial"])
     parser.add_argument("--train-sizes", default="1000,10000,50000")
     ns = parser.parse_args(argv)
-    chosen = ns.only or ["simulate", "cohort", "transform", "train", "serving", "workers", "pyfunc", "hostile"]
+    chosen = ns.only or ["simulate", "cohort", "transform", "train", "serving", "workers", "pyfunc", "hostile",
+                         "trial"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="alsstrat-bench-"))
     machine = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}"
@@ -444,6 +487,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 body = section_pyfunc(work)
             elif name == "workers":
                 body = section_workers(work)
+            elif name == "trial":
+                body = section_trial(work)
             else:
                 body = section_serving(work)
             print(body, flush=True)

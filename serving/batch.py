@@ -89,6 +89,11 @@ def read_candidates(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
     raise UserInputError(f"unknown input format {path.suffix or '(no suffix)'!r} for {path}: use .csv or .parquet")
 
 
+def frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Candidate rows from an in-memory table (candidates or a cohort table), read as a Parquet file would be."""
+    return [_typed_row(r) for r in _as_candidates(frame).to_dict(orient="records")]
+
+
 def cohort_columns(columns: Sequence[str]) -> tuple[str | None, list[str]]:
     """How a file's cohort-table columns are read: (the column used as ``candidate_id``, the ignored columns).
 

@@ -21,7 +21,7 @@ Message = dict[str, Any]
 
 BODY_SCOPE_KEY = "alsstrat.body"
 """Where the gate leaves the request body in the ASGI scope (a reference, not a copy)."""
-SCORING_ROUTES = {"/score": "score", "/score_batch": "score_batch"}
+SCORING_ROUTES = {"/score": "score", "/score_batch": "score_batch", "/trial/plan": "trial_plan"}
 """Path -> audit endpoint name of the routes that need a token and a JSON body."""
 JSON_MEDIA_TYPE = "application/json"
 

@@ -45,6 +45,7 @@ from serving.metrics import render as render_metrics
 from serving.scoring import score_rows
 from serving.web.openapi import openapi_document
 from serving.web.page import page_routes
+from trialdesign.request import plan_answer, trial_request_model
 
 logger = logging.getLogger("alsstrat.serving")
 INSECURE_DEMO_WARNING = ("*** INSECURE DEMO MODE: no API tokens configured, every caller is accepted. "
@@ -80,6 +81,14 @@ class ScoreBatchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     candidates: CandidateList
+
+TrialPlanRequest = trial_request_model(SCHEMA_LANDMARK)
+if TYPE_CHECKING:
+    TrialRows = list[Any]
+    TrialDesign = dict[str, Any] | None
+else:
+    TrialRows = TrialPlanRequest.model_fields["candidates"].rebuild_annotation()
+    TrialDesign = TrialPlanRequest.model_fields["design"].rebuild_annotation()
 
 UNAUTHORISED = {"error": {"field": "Authorization", "message": "missing or invalid bearer token"}}
 
@@ -266,6 +275,31 @@ class ALSStratifier:
         ctx.response.headers["X-Request-ID"] = request_id
         return _json_bytes(b'{"results":[' + b",".join(scored.encoded) + b'],"model":'
                            + orjson.dumps(self.metadata["model"]) + b"}")
+
+    @bentoml.api(route="/trial/plan", input_spec=TrialPlanRequest)
+    async def trial_plan(self, candidates: TrialRows, ctx: bentoml.Context, design: TrialDesign = None,
+                         ) -> dict[str, Any]:
+        """Plan a trial on a candidate pool: per keep fraction x adjustment, patients per arm, screened per
+        enrolled, outcome SD and rho (slope) or events (survival); every candidate's score, stratum and enrolment;
+        the self-contained HTML report. One invalid candidate fails the whole request (400 naming row and field)."""
+        started = time.perf_counter()
+        header = ctx.request.headers.get("authorization")
+        if not self.authorised(header):
+            return self._unauthorised(ctx, "trial_plan", header, started)
+        if len(candidates) > self.settings.max_batch:
+            ctx.response.status_code = 413
+            self._audit("trial_plan", header, started, 0, len(candidates), [], 413)
+            return {"error": {"field": "candidates", "message": f"pool of {len(candidates)} rows exceeds the "
+                              f"maximum of {self.settings.max_batch}"}}
+        duplicate = duplicate_key(ctx.request.scope, candidates)
+        if duplicate is not None:
+            return self._duplicate(ctx, "trial_plan", header, started, len(candidates), duplicate)
+        answer = plan_answer(self.model, candidates, design, self.metadata["model"])
+        ctx.response.status_code = answer.status
+        rejected = 0 if answer.status == 200 else len(candidates)
+        ctx.response.headers["X-Request-ID"] = self._audit("trial_plan", header, started, answer.rows_scored,
+                                                           rejected, answer.ids, answer.status)
+        return _json_bytes(answer.body)
 
 
 # The decorators return a bentoml Service, though the stubs type the result as the class itself.

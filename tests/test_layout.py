@@ -1,5 +1,6 @@
 """The house's layout rules: every module imports on its own, no room holds more than 15 modules, the import
-contract (features -> nothing of ours; serving -> features; only the CLI wires training to serving) holds."""
+contract (features -> nothing of ours; trialdesign -> features; serving -> features, trialdesign; only the CLI wires
+training to serving) holds."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("features", "training", "serving")
+PACKAGES = ("features", "training", "serving", "trialdesign")
 MAX_MODULES_PER_FOLDER = 15
 # Executed by MLflow when it loads a model (it registers the model object); importing it elsewhere is pointless.
 NOT_IMPORTABLE_ALONE = {"features.model.pyfunc_entry"}
@@ -33,7 +34,7 @@ _IMPORT_EACH_ALONE = """
 import importlib, sys, traceback
 failed = []
 for name in sys.argv[1:]:
-    for loaded in [m for m in sys.modules if m.split(".")[0] in ("features", "training", "serving")]:
+    for loaded in [m for m in sys.modules if m.split(".")[0] in ("features", "training", "serving", "trialdesign")]:
         del sys.modules[loaded]
     try:
         importlib.import_module(name)

@@ -28,6 +28,7 @@ from sklearn.mixture import GaussianMixture
 from features import spec as S
 from features.model.derive import BaselineFeatures
 from features.model.forest import CompiledForest, UnsupportedBooster
+from features.model.heldout import HeldOutSummary
 from features.project import MODEL_NAME
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,8 @@ class SubtypeInfo:
 
 @dataclass
 class SubtypeComponent:
-    """Gaussian mixture on standardised derived features (missing values filled with training medians).
+    """Gaussian mixture on standardised derived features (missing values marginalised out; older models
+    fill them with the training medians).
 
     Attributes
     ----------
@@ -108,9 +110,16 @@ class SubtypeComponent:
     fill, center, scale : ndarray
         Training medians (for missing values), means and standard deviations of those features.
     gmm : GaussianMixture
-        The fitted mixture; component ``k`` is subtype label ``k``.
+        The fitted mixture; component ``k`` is subtype ``subtypes[k]`` (whose label may differ from ``k`` when the
+        labels were carried over from an earlier model).
     subtypes : list of SubtypeInfo
-        One per component, in label order.
+        One per component, in component order.
+    log_offset : ndarray or None
+        Per clustering feature, ``c`` where the feature enters as ``ln(value + c)`` (NaN: as is); None in older
+        models.
+    marginalise : bool
+        True: a missing feature is marginalised out of each component's density (:mod:`features.model.mixture`);
+        False (older models): it is filled with the training median ``fill``.
     """
 
     columns: np.ndarray
@@ -119,20 +128,44 @@ class SubtypeComponent:
     scale: np.ndarray
     gmm: GaussianMixture
     subtypes: list[SubtypeInfo]
+    log_offset: np.ndarray | None = None
+    marginalise: bool = False
 
     def standardise(self, z: np.ndarray) -> np.ndarray:
+        """The clustering features of ``z``, transformed and standardised (NaN kept when marginalising)."""
         x = z[:, self.columns]
-        x = np.where(np.isnan(x), self.fill, x)
+        if self.log_offset is not None:
+            logged = ~np.isnan(self.log_offset)
+            x = x.copy()
+            # ln(value + c) with the argument kept positive (a pre-slope is >= 0 for valid ALSFRS-R totals)
+            x[:, logged] = np.log(np.maximum(x[:, logged] + self.log_offset[logged], 1e-6))
+        if not self.marginalise:
+            x = np.where(np.isnan(x), self.fill, x)
         return (x - self.center) / self.scale
 
     def probabilities(self, z: np.ndarray) -> np.ndarray:
         """Membership probabilities, shape (n, K); rows sum to 1.
 
-        Computed directly from the fitted mixture's means, weights and precision Cholesky factors: the same
-        numbers as ``gmm.predict_proba`` (a test checks it) without scikit-learn's per-call validation, which costs
-        more than the arithmetic for one candidate.
+        Rows with every clustering feature are computed directly from the fitted mixture's means, weights and
+        precision Cholesky factors: the same numbers as ``gmm.predict_proba`` (a test checks it) without
+        scikit-learn's per-call validation, which costs more than the arithmetic for one candidate. Rows missing a
+        feature (when marginalising) are scored on the features they have (:mod:`features.model.mixture`).
         """
         x = self.standardise(z)
+        gmm = self.gmm
+        incomplete = np.isnan(x).any(axis=1)
+        if incomplete.any():  # only when marginalising: the filled path never leaves NaN
+            from features.model.mixture import memberships
+
+            out = np.empty((len(x), len(gmm.weights_)))
+            out[incomplete] = memberships(x[incomplete], gmm.weights_, gmm.means_, gmm.covariances_)
+            if (~incomplete).any():
+                out[~incomplete] = self._complete_probabilities(x[~incomplete])
+            return out
+        return self._complete_probabilities(x)
+
+    def _complete_probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Membership probabilities of rows with every clustering feature present (standardised)."""
         gmm = self.gmm
         if gmm.covariance_type != "full":
             return np.asarray(gmm.predict_proba(x))
@@ -275,6 +308,9 @@ class StratifierModel:
     metadata: dict[str, Any] = field(default_factory=dict)
     top_features: int = 5
     model_version: str = "unregistered"
+    held_out: HeldOutSummary | None = None
+    """Aggregate summary of the training run's held-out patients (trial planning); None in bundles from before it
+    (a dataclass default, so older pickles still load and say they have none)."""
 
     # ------------------------------------------------------------------ inputs
     @property

@@ -126,6 +126,49 @@ def test_score_over_real_http(live: Live, served_model: ServedModel) -> None:
     assert TOKEN not in live.audit.read_text()
 
 
+def _pool(n: int) -> list[dict[str, Any]]:
+    """``n`` plausible candidates that differ in age, duration and ALSFRS-R (so their predictions differ)."""
+    return [{**GOOD, "candidate_id": f"c{i}", "age_at_onset_years": 40.0 + i % 30,
+             "months_since_onset": 12.0 + i % 20, "diagnostic_delay_months": 10.0,
+             "alsfrs_r_total": float(30 + i % 15)} for i in range(n)]
+
+
+def test_trial_plan_over_real_http(live: Live, served_model: ServedModel) -> None:
+    pool = _pool(40)
+    design = {"endpoint": "slope", "effect": 0.3, "keep": [1.0, 0.5]}
+    with httpx.Client(base_url=live.url, timeout=60) as client:
+        ok = client.post("/trial/plan", json={"candidates": pool, "design": design}, headers=AUTH)
+        bad_row = client.post("/trial/plan", json={"candidates": [*pool[:3], {**GOOD, "age_at_onset_years": 5.0},
+                                                                  *pool[3:]]}, headers=AUTH)
+        bad_design = client.post("/trial/plan", json={"candidates": pool, "design": {"hazzard_ratio": 0.7}},
+                                 headers=AUTH)
+        refused = client.post("/trial/plan", json={"candidates": pool})
+        too_many = client.post("/trial/plan", json={"candidates": [GOOD] * 10_001}, headers=AUTH)
+    assert ok.status_code == 200, ok.text
+    body = ok.json()
+    assert set(body) == {"plan", "candidates", "report_html", "model"}
+    assert body["model"]["version"] == served_model.version
+    designs = body["plan"]["designs"]
+    assert [(d["keep_fraction"], d["adjustment"]) for d in designs] == [
+        (1.0, "none"), (1.0, "prognostic"), (0.5, "none"), (0.5, "prognostic")]
+    for d in designs:
+        assert {"n_per_arm", "screened_per_enrolled", "outcome_mean", "outcome_sd"} <= set(d)
+        assert ("rho" in d) == (d["adjustment"] == "prognostic")
+    assert body["plan"]["sources"]["rho_source"].startswith(f"held-out test split of run {served_model.run_id}")
+    assert [c["candidate_id"] for c in body["candidates"]] == [c["candidate_id"] for c in pool]
+    assert sum(c["enrolled"]["0.5"] for c in body["candidates"]) == 20
+    assert all(c["enrolled"]["1.0"] and c["stratum"] in (1, 2, 3) for c in body["candidates"])
+    assert body["report_html"].startswith("<!doctype html>")
+    assert not any(tag in body["report_html"] for tag in ("<script", "<link", "src=", "@import"))
+    assert bad_row.status_code == 400
+    assert bad_row.json()["error"]["field"] == "candidates[3].age_at_onset_years"
+    assert (bad_design.status_code, bad_design.json()["error"]["field"]) == (400, "design.hazzard_ratio")
+    assert refused.status_code == 401
+    assert (too_many.status_code, too_many.json()["error"]["field"]) == (413, "candidates")
+    audit = [json.loads(line) for line in live.audit.read_text().splitlines()]
+    assert any(a["endpoint"] == "trial_plan" and a["status"] == 200 and a["rows_scored"] == 40 for a in audit)
+
+
 def test_schemathesis_finds_no_server_error(live: Live) -> None:
     """Property-based requests from the live OpenAPI document, valid and invalid ones: never a 5xx."""
     import requests

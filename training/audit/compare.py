@@ -354,6 +354,7 @@ def compare_runs(run_a: str, run_b: str, *, on: Path | None = None, n_bootstrap:
     say("calibration and models")
     report["calibration"] = _calibration(a, b, rebuilt_a, rebuilt_b, model_a, model_b, pred_a, pred_b, out)
     report["models"] = _models(model_a, model_b, err_a, err_b, pred_a, pred_b)
+    report["models"]["champion_match"] = {"a": champion_match_facts(a), "b": champion_match_facts(b)}
     history = promotion_history()
     report["lineage"] = {"a": _lineage(a, history), "b": _lineage(b, history)}
     report["differences"] = summarise(report)
@@ -409,6 +410,24 @@ def _models(model_a: StratifierModel | None, model_b: StratifierModel | None, er
     return section
 
 
+def champion_match_facts(run: AD.RunFacts) -> dict[str, Any] | None:
+    """How a run's subtypes were matched to the champion at training time (logged tags and metrics), or None.
+
+    ``label_map`` maps the run's mixture components to the labels they carry (the champion's where matched);
+    ``agreement`` is the share of the run's test patients both models put in the same subtype, ``ari`` their
+    adjusted Rand index (:mod:`training.fit.champion_match`).
+    """
+    import json
+
+    version = run.tags.get("subtype_champion_version")
+    if not version:
+        return None
+    return {"champion_version": version, "label_map": json.loads(run.tags.get("subtype_label_map", "{}")),
+            "matched": _count(run.metrics.get("subtype_champion_matched")),
+            "agreement": _f(run.metrics.get("subtype_champion_agreement")),
+            "ari": _f(run.metrics.get("subtype_champion_ari"))}
+
+
 def summarise(report: dict[str, Any]) -> list[str]:
     """What differs between the runs, most important first, in words (the top of every report)."""
     out: list[str] = []
@@ -444,7 +463,13 @@ def summarise(report: dict[str, Any]) -> list[str]:
         out.append(f"no paired comparison: {common['reason']}")
     agreement = report["models"].get("agreement")
     if agreement:
-        out.append(f"subtype agreement on the common cohort: ARI {agreement['ari']:.3f}")
+        out.append(f"subtype agreement on the common cohort: ARI {agreement['ari']:.3f}, same subtype label for "
+                   f"{100 * agreement['same_label_share']:.0f} % of patients")
+    for tag, match in (report["models"].get("champion_match") or {}).items():
+        if match:
+            from training.reports.compare_html import champion_match_line
+
+            out.append(champion_match_line(tag, match))
     for tag in ("a", "b"):
         own = report["metrics"]["own_test"][tag]
         if own["available"] and not own["matches_logged"]:

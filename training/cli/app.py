@@ -19,6 +19,7 @@ from training.cli.data import cohort, simulate, train, validate
 from training.cli.promote import promote
 from training.cli.runs import runs_app
 from training.cli.serve import score, serve
+from training.cli.trial import trial_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="ALS patient stratification: LCN2 + neurofilament + clinical data -> subtype and progression.")
@@ -36,6 +37,7 @@ for _command in (simulate, validate, cohort, train, promote, score, serve):
     app.command()(_command)
 app.add_typer(runs_app, name="runs")
 app.add_typer(benchmark_app, name="benchmark")
+app.add_typer(trial_app, name="trial")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -87,4 +87,8 @@ def _gate_lines(gate: object) -> list[str]:
     skipped = [c.name for c in gate.criteria if c.status == "not evaluated"]
     if skipped:
         lines.append(f"  not evaluated (too few patients or undefined): {', '.join(skipped)}")
+    if gate.subtype_agreement:
+        a = gate.subtype_agreement
+        lines.append(f"subtype agreement with the champion on the gate cohort (information, not a criterion): same "
+                     f"subtype label for {100 * a['same_label_share']:.0f} % of patients, ARI {a['ari']:.3f}")
     return lines

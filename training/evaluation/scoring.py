@@ -487,12 +487,15 @@ def booster_importance(model: StratifierModel) -> dict[str, dict[str, float]]:
 
 
 def subtype_agreement(pred_a: Predictions, pred_b: Predictions) -> dict[str, Any]:
-    """Adjusted Rand index of the two models' subtype assignments, and their contingency table (counts)."""
+    """Adjusted Rand index of the two models' subtype assignments, the share of patients given the same label (labels
+    carry over between versions matched to a champion, :mod:`training.fit.champion_match`), and the contingency
+    table (counts)."""
     from sklearn.metrics import adjusted_rand_score
 
     rows = [pred_a.subtype_names.get(int(v), str(v)) for v in pred_a.subtype]
     cols = [pred_b.subtype_names.get(int(v), str(v)) for v in pred_b.subtype]
     table = pd.crosstab(pd.Series(rows, name="a"), pd.Series(cols, name="b"))
     return {"ari": float(adjusted_rand_score(pred_a.subtype, pred_b.subtype)),
+            "same_label_share": float(np.mean(pred_a.subtype == pred_b.subtype)) if len(pred_a.subtype) else math.nan,
             "rows": [str(r) for r in table.index], "columns": [str(c) for c in table.columns],
             "counts": table.to_numpy(dtype=int).tolist()}

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
@@ -22,6 +22,7 @@ from features import spec as S
 from features.errors import UserInputError
 from features.model.bundle import StratifierModel, SurvivalComponent
 from features.model.derive import BaselineFeatures
+from features.model.heldout import HORIZONS_MONTHS, HeldOutSummary, summarise_slopes, summarise_survival
 from training.config import TrainConfig
 from training.data.load import TrainingData, load_training_data
 from training.data.splits import Split, cv_folds, holdout_split
@@ -39,6 +40,9 @@ from training.fit.progression import (
 )
 from training.fit.sparsity import fit_slope_on_sparse_copies, fit_survival_on_sparse_copies
 from training.fit.subtype import KSelection, agreement_with_truth, clustering_features, fit_subtypes
+
+if TYPE_CHECKING:
+    from training.fit.champion_match import Champion
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
@@ -85,8 +89,13 @@ class Fitted:
 
 
 def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | None = None,
-                     on_trial: Callable[[str, int, dict[str, Any], float], None] | None = None) -> Fitted:
-    """Fit every model on the training patients and evaluate on the held-out patients (no MLflow here)."""
+                     on_trial: Callable[[str, int, dict[str, Any], float], None] | None = None,
+                     champion: Champion | None = None) -> Fitted:
+    """Fit every model on the training patients and evaluate on the held-out patients (no MLflow here).
+
+    With a ``champion``, the new subtypes take the champion's labels and names where they match
+    (:mod:`training.fit.champion_match`).
+    """
     say = stage or (lambda s: None)
     table = data.cohort.table.reset_index(drop=True)
     scale = data.cohort.alsfrs_scale
@@ -104,6 +113,15 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
 
     say("subtypes")
     subtype, selection = fit_subtypes(z_train, names, train, cfg.subtype)
+    champion_match = None
+    if champion is not None:
+        from training.fit.champion_match import incompatibility, match_to_champion
+
+        why_not = incompatibility(champion, alsfrs_scale=scale, landmark=data.cohort.landmark)
+        if why_not is None:
+            subtype, champion_match = match_to_champion(subtype, champion, z_train, train, z_test, test)
+        else:
+            logger.warning("subtypes not matched to the champion: %s", why_not)
 
     # Outcomes (slope target; survival time/event among patients with follow-up) come from the evaluation layer.
     out_train, out_test = Outcomes.from_table(train), Outcomes.from_table(test)
@@ -148,7 +166,9 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
                                       "landmark": data.cohort.landmark,
                                       "biomarkers_measured": biomarkers_measured(train),
                                       "subtype_features": clustering_features(subtype, names),
-                                      "survival_model": survival_note},
+                                      "survival_model": survival_note,
+                                      **({"subtype_champion_match": champion_match.to_dict()}
+                                         if champion_match is not None else {})},
                             top_features=cfg.evaluation.top_features)
 
     say("evaluating")
@@ -165,6 +185,14 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
     bounds = metric_intervals(scored.predictions, scored.outcomes, n_resamples=ev.n_bootstrap, seed=ev.seed,
                               train_followup=out_train.followup())
     metrics.update({f"{TEST_PREFIX}{k}": v for k, v in bounds.items()})
+
+    model.held_out = held_out_summary(model, pred, out_test)
+    from training.fit.subtype_checks import sensitivity_metrics, truth_ceiling_metrics
+
+    metrics.update(sensitivity_metrics(model, test))
+    metrics.update(truth_ceiling_metrics(subtype, data.truth, z_train, train, z_test, test, seed=cfg.split.seed))
+    if champion_match is not None:
+        metrics.update(champion_match.metrics())
 
     say("baselines")
     t_test, e_test = out_test.time, out_test.event
@@ -251,6 +279,20 @@ def oracle_metrics(true_slope: np.ndarray, observed: np.ndarray,
         iv = B.interval(fn, n, n_resamples=n_resamples, seed=seed)
         out.update({name: iv.estimate, f"{name}{CI_LOW}": iv.ci_low, f"{name}{CI_HIGH}": iv.ci_high})
     return out
+
+
+def held_out_summary(model: StratifierModel, pred: dict[str, Any], out_test: Outcomes) -> HeldOutSummary:
+    """The aggregate summary of the held-out patients that trial planning reads from the bundle (binned sums of
+    predicted and observed slope, survival calibration by predicted risk; bins of at least 10 patients)."""
+    has_y = out_test.has_slope
+    slope_bins = summarise_slopes(pred["p50"][has_y], out_test.slope[has_y])
+    survival_bins: tuple[Any, ...] = ()
+    if model.survival is not None:
+        ok = out_test.has_followup
+        t, e = out_test.followup()
+        mu = pred["mu"][ok]
+        survival_bins = summarise_survival(mu, model.survival.survival_at(mu, HORIZONS_MONTHS), t, e)
+    return HeldOutSummary(slope_bins=slope_bins, survival_bins=survival_bins)
 
 
 MIN_SLOPE_PATIENTS = 50
@@ -352,7 +394,9 @@ def run_training(cfg: TrainConfig, *, stage: Stage | None = None) -> TrainResult
                 mlflow.log_params({f"{kind}.{k}": v for k, v in params.items()})
                 mlflow.log_metric(f"cv_{'rmse' if kind == 'slope' else 'cindex'}", value)
 
-        fitted = fit_and_evaluate(cfg, data, stage=say, on_trial=on_trial)
+        from training.fit.champion_match import champion_tags, load_champion
+
+        fitted = fit_and_evaluate(cfg, data, stage=say, on_trial=on_trial, champion=load_champion(cfg.model_name))
         fitted.model.metadata["run_id"] = run_id
         measured = fitted.model.metadata["biomarkers_measured"]
         epp_warning = events_per_predictor_warning(fitted.counts["n_train_events"], fitted.counts["n_model_inputs"])
@@ -362,7 +406,8 @@ def run_training(cfg: TrainConfig, *, stage: Stage | None = None) -> TrainResult
                          "lcn2_ablation": fitted.model.metadata["lcn2_ablation"],
                          **({"lcn2_test_method": fitted.model.metadata["lcn2_test_method"]}
                             if "lcn2_test_method" in fitted.model.metadata else {}),
-                         "subtype_features": ", ".join(fitted.model.metadata["subtype_features"])})
+                         "subtype_features": ", ".join(fitted.model.metadata["subtype_features"]),
+                         **champion_tags(fitted.model.metadata)})
         fitted.metrics["train_seconds"] = time.perf_counter() - started
         mlflow.log_metrics({k: float(v) for k, v in fitted.metrics.items() if np.isfinite(v)})
         say("logging model")

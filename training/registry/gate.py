@@ -186,6 +186,9 @@ class GateResult:
     decision: str = "estimate"
     cohort: dict[str, Any] | None = None
     criteria: tuple[CriterionResult, ...] = field(default_factory=tuple)
+    subtype_agreement: dict[str, float] | None = None
+    """Information, not a criterion: the share of the gate cohort both models put in the same subtype label
+    (``same_label_share``; labels carry over between matched versions) and the adjusted Rand index (``ari``)."""
 
     @property
     def passed(self) -> bool:
@@ -213,7 +216,7 @@ class GateResult:
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "candidate": self.candidate, "champion": self.champion,
                 "reason": self.reason, "decision": self.decision, "cohort": self.cohort,
-                "criteria": [c.to_dict() for c in self.criteria]}
+                "criteria": [c.to_dict() for c in self.criteria], "subtype_agreement": self.subtype_agreement}
 
 
 def _judge(name: str, crit: GateCriterion, champion: float, candidate: float,
@@ -331,8 +334,10 @@ def evaluate_gate(model_name: str, candidate: str, champion: str | None, cfg: Ga
     # Both models are scored on the same patients, so either's subgroup sizes will do.
     results = judge(cfg, m_p, m_c, SC.subgroup_sizes(m_c), paired)
     status: GateStatus = "failed" if any(r.status == "failed" for r in results) else "passed"
+    agreement = SC.subtype_agreement(pred_p, pred_c)
     return GateResult(status=status, candidate=candidate, champion=champion, decision=cfg.decision, cohort=info,
-                      criteria=tuple(results))
+                      criteria=tuple(results), subtype_agreement={"same_label_share": agreement["same_label_share"],
+                                                                   "ari": agreement["ari"]})
 
 
 def _run_id(version: Any) -> str:

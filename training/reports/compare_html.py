@@ -400,6 +400,9 @@ def _models(report: dict[str, Any]) -> list[Block]:
                           numeric=[False] + [True] * len(agreement["columns"])))
     else:
         body.append(Para(m.get("agreement_reason", "Subtype agreement not available."), "na"))
+    for tag, match in (m.get("champion_match") or {}).items():
+        if match:
+            body.append(Para(champion_match_line(tag, match) + "."))
     return body
 
 
@@ -458,3 +461,13 @@ def render_html(report: dict[str, Any]) -> str:
     sections = [Section(name, tuple(body[name])) for name in SECTIONS]
     return render("compare.html", title=title, verdict=Para(verdict(report), "verdict"), intro=intro,
                   sections=sections)
+
+
+def champion_match_line(tag: str, match: dict[str, Any]) -> str:
+    """One sentence on how a run's subtypes were matched to the champion (``runs compare``, text and HTML)."""
+    agreement, ari = match["agreement"], match["ari"]
+    return (f"run {tag.upper()}'s subtypes were matched to champion version {match['champion_version']} when trained: "
+            f"{match['matched']} of {len(match['label_map'])} kept the champion's label and name; both models put "
+            + (f"{100 * agreement:.0f} %" if agreement is not None else "n/a")
+            + " of its test patients in the same subtype (ARI "
+            + (f"{ari:.3f}" if ari is not None else "n/a") + ")")

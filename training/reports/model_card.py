@@ -97,15 +97,16 @@ DEFAULT_MISSING_DATA = (
 )
 DEFAULT_INTENDED_USE = (
     "Stratification and prognostic enrichment research for ALS clinical trials: describing and comparing expected "
-    "progression in screening or enrolled populations, stratified randomisation, covariate adjustment and sample-size "
-    "planning, under a protocol that fixes the model version."
+    "progression in screening or enrolled populations, stratified randomisation (tertile strata of the prognostic "
+    "score), covariate adjustment (PROCOVA) and sample-size planning with `alsstrat trial plan` / `POST /trial/plan`, "
+    "checked by virtual trials (`alsstrat trial simulate`), under a protocol that fixes the model version."
 )
 DEFAULT_INTENDED_USERS = (
     "Trial statisticians and trial-design teams; data scientists retraining and comparing models; auditors."
 )
 DEFAULT_TARGET_POPULATION = (
-    "Adults with ALS screened for or enrolled in clinical trials, described by the baseline data a screening visit "
-    "collects (day 0, measurements from days 0-91)."
+    "Adults with ALS screened for or enrolled in clinical trials, described by the data available at the model's "
+    "landmark (at screening: the scoring visit, day 0, with measurements from the 91 days before it)."
 )
 DEFAULT_OUT_OF_SCOPE: tuple[str, ...] = (
     "Individual clinical decisions: diagnosis, prognosis communicated to a patient, treatment choice, or care "
@@ -269,6 +270,9 @@ class ModelCardContext:
     lcn2_added_cindex: tuple[float, float, float] | None = None
     lcn2_added_slope_rmse: tuple[float, float, float] | None = None
     lcn2_confidence: float = 0.95
+    subtype_sensitivity: Mapping[str, float] = field(default_factory=dict)
+    """Share (0-1) of test patients whose subtype changes when a biomarker is blanked, keyed by analyte
+    (``lcn2``, ``nfl``): the run metrics ``test_subtype_changed_without_<analyte>``. Empty: not measured."""
     metrics_confidence: float = 0.95
     intended_use: str = DEFAULT_INTENDED_USE
     intended_users: str = DEFAULT_INTENDED_USERS
@@ -437,7 +441,11 @@ _METRIC_HELP: tuple[tuple[str, str], ...] = (
     ("lcn2_added", "added value of LCN2 over NfL and clinical data (positive = LCN2 helped)"),
     ("oracle_slope_rmse", "noise floor: RMSE of the planted slope against the observed slope (points/month)"),
     ("oracle_survival_cindex", "ceiling: Harrell's C-index of the planted hazard (0.5 = random, 1 = perfect)"),
-    ("subtype_ari_truth", "adjusted Rand index of the subtypes against the planted ones (0 = chance, 1 = perfect)"),
+    ("subtype_changed_without", "share of test patients whose subtype changes when the biomarker is blanked"),
+    ("subtype_ari_ceiling_ratio", "subtype ARI / supervised ceiling (target >= 0.85)"),
+    ("subtype_ari_ceiling", "ARI of a QDA fitted with the planted subtypes on the same inputs (supervised ceiling)"),
+    ("subtype_ari_truth", "adjusted Rand index of the subtypes against the planted ones (simulated data)"),
+    ("subtype_champion", "agreement of the subtypes with the champion's on the test patients"),
     ("tau_months", "truncation time tau of the Uno C-index (months)"),
     ("ibs_time", "end of the integrated-Brier-score time grid (months)"),
     ("cindex_uno", "Uno's IPCW C-index, truncated at tau (0.5 = random, 1 = perfect)"),
@@ -623,6 +631,7 @@ def _sections(ctx: ModelCardContext) -> list[Section]:
         spec.append(table("Subtypes", ["subtype", "size (patients)", "description"], [list(t) for t in ctx.subtypes]))
     else:
         spec.append(Para("No subtype table was given."))
+    spec.extend(_subtype_sensitivity_blocks(ctx.subtype_sensitivity))
     if ctx.environment:
         spec.append(table("Software environment", ["component", "version"], sorted(ctx.environment.items())))
     sections[s[16]] = spec
@@ -687,6 +696,22 @@ def _sections(ctx: ModelCardContext) -> list[Section]:
     if ctx.figures:
         out.append(Section("Figures", tuple(Figure(caption, png) for caption, png in ctx.figures.items())))
     return out
+
+
+def _subtype_sensitivity_blocks(shares: Mapping[str, float]) -> list[Block]:
+    """One self-contained block: how often a test patient's subtype changes when a biomarker is missing."""
+    if not shares:
+        return []
+    names = {"lcn2": "LCN2 (plasma, serum and CSF)", "nfl": "NfL (serum, plasma and CSF)"}
+    return [
+        table("Subtype sensitivity to a missing biomarker (test patients)",
+              ["biomarker blanked", "share of patients whose subtype changes"],
+              [[names.get(k, k), v] for k, v in shares.items()]),
+        Para("Each biomarker was set to missing for every test patient and the subtype recomputed (missing values "
+             "are marginalised out of the mixture, as for a candidate without that measurement). Patients who had no "
+             "such measurement cannot change. A subtype that moves when LCN2 is missing rests on LCN2, whose effects "
+             "in humans are an unvalidated hypothesis.", kind="note"),
+    ]
 
 
 def render_model_card(ctx: ModelCardContext) -> tuple[str, str]:

@@ -10,6 +10,7 @@ in [0, 1]. Kaplan–Meier curves are drawn by lifelines, with confidence bands a
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,10 @@ from training.reports.figures import figure_png as figure_png  # re-exported: ca
 from training.reports.figures import new_figure
 
 _SURV_COLUMNS = ("pred_surv", "obs_surv", "obs_lower", "obs_upper", "n")
+
+
+LEGEND_WRAP = 40
+"""Characters per line of a legend entry (long subtype names wrap instead of widening the figure)."""
 
 
 def slope_calibration_plot(pred: Any, obs: Any) -> Figure:
@@ -142,7 +147,10 @@ def km_plot(time: Any, event: Any, groups: pd.Series, title: str, *,
     if not len(t) == len(e) == len(labels):
         raise ValueError(f"time, event and groups must have the same length, got {len(t)}, {len(e)}, {len(labels)}")
     names = sorted(set(labels), key=lambda v: (v == MISSING_LABEL, v))
-    fig = new_figure(9.0, 4.8 + 0.3 * len(names))
+    # Group names can be long (subtype names with markers and, where decline and survival disagree, both ranks):
+    # the legend wraps them, and the figure widens a little for them rather than squeezing the axes.
+    longest = min(max((len(v) for v in names), default=0), LEGEND_WRAP)
+    fig = new_figure(max(9.0, 6.0 + 0.075 * (longest + 24)), 4.8 + 0.3 * len(names))
     grid = fig.add_gridspec(2, 1, height_ratios=[4.0, 0.3 * len(names) + 0.4])
     ax = fig.add_subplot(grid[0])
     at_risk = fig.add_subplot(grid[1])
@@ -153,7 +161,8 @@ def km_plot(time: Any, event: Any, groups: pd.Series, title: str, *,
         surv = kmf.survival_function_["km"].to_numpy(dtype=float)
         band = kmf.confidence_interval_survival_function_
         (line,) = ax.step(times, surv, where="post",
-                          label=f"{label} (n={int(mask.sum())}, events={int(e[mask].sum())})")
+                          label=textwrap.fill(f"{label} (n={int(mask.sum())}, events={int(e[mask].sum())})",
+                                              LEGEND_WRAP))
         ax.fill_between(times, band["km_lower_0.95"].to_numpy(dtype=float),
                         band["km_upper_0.95"].to_numpy(dtype=float), step="post", alpha=0.2,
                         color=line.get_color(), linewidth=0)
@@ -222,7 +231,8 @@ def subtype_profile_plot(profile: pd.DataFrame, *, standardise: bool = True,
     n_sub, n_feat = values.shape
     # Features run down the rows and subtypes across the columns: a card lists 15-20 features, and as columns
     # they made the figure wider than the page (shrunk to unreadable text). The size follows the table's shape,
-    # capped at 9.5 inches wide (about the width of the report's text column at 120 dpi).
+    # capped at 9.5 inches wide (about the width of the report's text column at 120 dpi); long subtype names are
+    # wrapped under their column.
     fig = new_figure(min(9.5, 4.5 + 1.4 * n_sub), max(3.0, 0.36 * n_feat + 2.0))
     ax = fig.add_subplot()
     image = ax.imshow(np.ma.masked_invalid(colour.T), cmap="RdBu_r", aspect="auto",
@@ -230,7 +240,8 @@ def subtype_profile_plot(profile: pd.DataFrame, *, standardise: bool = True,
     units = units or {}
     ax.set_yticks(range(n_feat), [f"{c} ({units[c]})" if c in units else str(c) for c in profile.columns],
                   fontsize="small")
-    ax.set_xticks(range(n_sub), [str(i) for i in profile.index], rotation=20, ha="right", fontsize="small")
+    ax.set_xticks(range(n_sub), [textwrap.fill(str(i), 24) for i in profile.index], rotation=20, ha="right",
+                  fontsize="small")
     for i in range(n_sub):
         for j in range(n_feat):
             v = values[i, j]

@@ -111,10 +111,14 @@ def model_card_context(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, 
                          "predicted vs Kaplan-Meier observed survival at 24 months in 5 predicted-risk groups.",
         subtypes=[(s.name, int(s.profile.get("n", 0)), s.description) for s in fitted.model.subtype.subtypes],
         lcn2_added_cindex=_triple(m, "lcn2_added_cindex"), lcn2_added_slope_rmse=_triple(m, "lcn2_added_slope_rmse"),
+        subtype_sensitivity={k.removeprefix("test_subtype_changed_without_"): m[k] for k in m
+                             if k.startswith("test_subtype_changed_without_")},
         environment=package_versions(), figures=figures,
         model_description=(
-            "Subtype: Gaussian mixture on standardised baseline features, number of subtypes chosen by BIC among "
-            f"bootstrap-stable solutions (chosen K = {fitted.selection.k}). Slope: XGBoost point prediction (the "
+            "Subtype: Gaussian mixture on standardised baseline features (missing values marginalised out), number "
+            "of subtypes chosen by BIC among bootstrap-stable solutions, the smallest within "
+            f"{cfg.subtype.bic_margin:g} BIC units of the "
+            f"best (chosen K = {fitted.selection.k}). Slope: XGBoost point prediction (the "
             f"conditional {fitted.model.slope.point}) with an 80 % interval from quantile boosters (p10, p90) and a "
             "split-conformal correction. Survival: "
             + (f"XGBoost accelerated failure time model, its location, slope and scale recalibrated out of fold "

@@ -532,6 +532,9 @@ def test_gate_on_a_named_cohort_and_a_forced_override(promotions: dict[str, Any]
     assert named.exit_code == 0, named.output
     assert "gate passed" in named.output
     assert "named cohort cohort13.parquet" in named.output
+    # the subtype agreement with the champion on the gate cohort is shown (information, not a criterion)
+    assert re.search(r"subtype agreement with the champion on the gate cohort \(information, not a criterion\): "
+                     r"same subtype label for \d+ % of patients, ARI -?\d\.\d{3}", " ".join(named.output.split()))
     assert forced.exit_code == 0, forced.output
     assert "FORCED over the gate" in forced.output
     from training.registry.promotion import current_champion

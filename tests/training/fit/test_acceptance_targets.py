@@ -47,32 +47,58 @@ def test_survival_model_discriminates_and_beats_the_clinical_baseline(default_me
     assert m["test_survival_cindex"] >= m["baseline_survival_cindex"]
 
 
-# Known shortfall, kept visible rather than loosened: with the simulator's parameters equal to their sources
-# (inflammatory subtype rate x1.45, LCN2 x2.5/x2.0, HR 2.0) the mixture recovers the planted strata with ARI 0.45
-# (seed 2026), 0.49 (seed 6) and 0.32 (seed 8), below the round-1 target of 0.5 (met with the over-planted
-# parameters). The uncertainty issue replaces it with ARI >= 0.85 x a supervised ceiling.
-SUBTYPE_SHORTFALL = pytest.mark.xfail(strict=True, reason="subtype recovery below 0.5 with the sourced simulator "
-                                      "parameters (see docs/simulator.md); ceiling-relative target pending")
+# Known shortfall, kept visible rather than loosened. The target is judged against what the data allow: ARI >= 0.85 x
+# the supervised ceiling (a QDA fitted with the planted labels on the mixture's own inputs,
+# training.fit.subtype_checks.supervised_ceiling), and ARI >= 0.40 on null-lcn2. With missing values marginalised
+# out, ln ΔFRS and the BIC-margin choice of K, the fresh seeds (docs/training.md) give on `default` ratios 0.95 (41),
+# 0.72 (43), 0.79 (47), 0.73 (53) -- met on one of four -- and on `null-lcn2` ARI 0.447, 0.413, 0.461, 0.514 (all
+# met). The mixture's fit has a higher likelihood than the planted partition's Gaussians: misspecification, not
+# search; on the missed seeds it hardly uses LCN2 (1-3 % of subtypes change when LCN2 is blanked, vs 22 % on 41).
+SUBTYPE_SHORTFALL = pytest.mark.xfail(strict=True, reason=(
+    "subtype ARI below 0.85 x the supervised ceiling on `default` (fresh seeds: ratio 0.95, 0.72, 0.79, 0.73 on "
+    "seeds 41, 43, 47, 53); see docs/training.md"))
+CEILING_SHARE = 0.85
+NULL_LCN2_MIN_ARI = 0.40
 
 
-@SUBTYPE_SHORTFALL
 def test_subtypes_recover_the_planted_strata(default_metrics: dict[str, float]) -> None:
-    assert default_metrics["test_subtype_ari_truth"] >= 0.5
+    """Seed 2026 meets the ceiling-relative target (ARI 0.476, ceiling 0.455, K = 5); the fresh seeds below show
+    it does not hold everywhere."""
+    m = default_metrics
+    assert m["test_subtype_ari_truth"] >= CEILING_SHARE * m["test_subtype_ari_ceiling"]
 
 
 def test_lcn2_added_value_is_detected_where_planted(default_metrics: dict[str, float]) -> None:
     assert default_metrics["lcn2_added_cindex_ci_low"] > 0
 
 
-def test_lcn2_added_value_is_not_claimed_where_absent() -> None:
-    m = _metrics("null-lcn2", 2026)
+@pytest.fixture(scope="module")
+def null_metrics() -> dict[str, float]:
+    return _metrics("null-lcn2", 2026)
+
+
+def test_lcn2_added_value_is_not_claimed_where_absent(null_metrics: dict[str, float]) -> None:
+    m = null_metrics
     assert m["lcn2_added_cindex_ci_low"] <= 0 <= m["lcn2_added_cindex_ci_high"]
 
 
-@pytest.mark.parametrize("seed", [pytest.param(6, marks=SUBTYPE_SHORTFALL), pytest.param(8, marks=SUBTYPE_SHORTFALL),
-                                  11])
-def test_subtype_recovery_holds_on_other_seeds(seed: int) -> None:
-    """The subtype target on further seeds: the subtype model's own fit (the progression models play no part)."""
-    from training.benchmarks.subtype_recovery import subtype_ari
+def test_subtypes_rest_on_lcn2_only_where_it_is_planted(default_metrics: dict[str, float],
+                                                        null_metrics: dict[str, float]) -> None:
+    """Blanking LCN2 moves many patients' subtype where LCN2 marks a planted subtype, almost none where it is
+    noise (fresh seeds 41 / 59: 21.7 % / 2.8 %)."""
+    changed = "test_subtype_changed_without_lcn2"
+    assert null_metrics[changed] < 0.1 < default_metrics[changed]
 
-    assert subtype_ari(seed)[1] >= 0.5
+
+@pytest.mark.parametrize(("scenario", "seed"), [("default", 41), pytest.param("default", 43, marks=SUBTYPE_SHORTFALL),
+                                              ("null-lcn2", 61)])
+def test_subtype_recovery_holds_on_fresh_seeds(scenario: str, seed: int) -> None:
+    """The subtype targets on fresh seeds: ARI >= 0.85 x the supervised ceiling on `default`, ARI >= 0.40 on
+    `null-lcn2` (the subtype model's own fit; the progression models play no part)."""
+    from training.benchmarks.subtype_recovery import subtype_recovery
+
+    r = subtype_recovery(seed, scenario=scenario)
+    if scenario == "null-lcn2":
+        assert r.ari >= NULL_LCN2_MIN_ARI
+    else:
+        assert r.ari >= CEILING_SHARE * r.ceiling

@@ -39,6 +39,8 @@ REQUIRED_METRICS = {
     "lcn2_added_cindex", "lcn2_added_cindex_ci_low", "lcn2_added_cindex_ci_high",
     "lcn2_added_slope_rmse", "lcn2_added_slope_rmse_ci_low", "lcn2_added_slope_rmse_ci_high",
     "lcn2_added_cindex_p", "lcn2_added_slope_rmse_p", "lcn2_test_folds", "lcn2_adds_value",
+    "test_subtype_ari_ceiling", "test_subtype_ari_ceiling_ratio", "test_subtype_changed_without_lcn2",
+    "test_subtype_changed_without_nfl",
 }
 
 

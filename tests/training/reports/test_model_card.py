@@ -254,3 +254,14 @@ def test_figure_captions_are_words() -> None:
     assert figure_caption("residuals_by_site.png") == "Residuals by site"
     _, page = M.render_model_card(_context(figures={figure_caption("feature_importance.png"): png}))
     assert f"<figcaption>{FIGURE_CAPTIONS['feature_importance.png']}</figcaption>" in page
+
+
+def test_subtype_sensitivity_to_a_missing_biomarker_is_one_block() -> None:
+    md, page = M.render_model_card(_context(subtype_sensitivity={"lcn2": 0.125, "nfl": 0.3}))
+    assert "Table: Subtype sensitivity to a missing biomarker (test patients)" in md
+    assert "| LCN2 (plasma, serum and CSF) | 0.125 |" in md
+    assert "| NfL (serum, plasma and CSF) | 0.300 |" in md
+    assert "rests on LCN2, whose effects in humans are an unvalidated hypothesis" in md
+    assert "Subtype sensitivity to a missing biomarker" in page
+    plain, _ = M.render_model_card(_context())
+    assert "Subtype sensitivity" not in plain  # not measured: no block

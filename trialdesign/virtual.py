@@ -1,0 +1,299 @@
+"""Virtual trials: check a plan by running it many times on a simulated screening population with a planted effect.
+
+Each virtual trial of a design enrols ``n_per_arm`` x 2 patients at random from the population's patients that the
+design's keep rule enrols, randomises them 1:1 within the tertile strata (permuted blocks of two per stratum),
+loses each patient to dropout with the design's probability, and analyses the rest as the design says:
+
+* slope endpoint: each patient's *observed* ALSFRS-R slope (points/month, the cohort's outcome), plus the planted
+  shift Delta = effect * |mean observed slope of the population's enrolled patients| in the treated arm; analysed by
+  a two-sample t-test (``none``) or ANCOVA on the prognostic score (``prognostic``);
+* survival endpoint: event times drawn from the simulator's own model of each patient (Weibull proportional hazards
+  in time since onset, the patient's planted hazard multiplier, alive at the landmark), the treated arm's hazard
+  multiplied by the conditional hazard ratio that makes the *marginal* hazard ratio of the population's enrolled
+  patients equal the design's (computed from their true curves; the design's hazard ratio is marginal, see
+  :mod:`trialdesign.plan`); censored at the end of follow-up; analysed by a log-rank test (``none``) or the robust
+  score test of the arm in a Cox model on arm + the prognostic score's log-time prediction (``prognostic``).
+
+Empirical power is the share of trials that reject at ``alpha``; the type-I error is the same share with no planted
+effect (Delta = 0, hazard ratio 1). Every draw comes from ``numpy.random.default_rng(seed)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from trialdesign.design import Design
+from trialdesign.pool import ScoredPool
+
+
+@dataclass(frozen=True)
+class Population:
+    """The simulated screening population behind virtual trials, aligned with a :class:`ScoredPool`.
+
+    Attributes
+    ----------
+    slope : ndarray
+        Observed ALSFRS-R slope outcome (points/month); NaN where the cohort has none (never enrolled then).
+    months_since_onset : ndarray
+        Months from symptom onset to the landmark.
+    hazard_multiplier : ndarray
+        The simulator's planted hazard multiplier of each patient.
+    weibull_shape, weibull_scale_months : float
+        The simulator's Weibull baseline hazard in time since onset.
+    """
+
+    slope: np.ndarray
+    months_since_onset: np.ndarray
+    hazard_multiplier: np.ndarray
+    weibull_shape: float
+    weibull_scale_months: float
+
+
+def ols_arm_p_value(y: np.ndarray, arm: np.ndarray, covariate: np.ndarray) -> float:
+    """Two-sided p-value of the arm coefficient in y ~ 1 + arm + covariate (ordinary least squares)."""
+    x = np.column_stack([np.ones_like(y), arm, covariate])
+    xtx_inv = np.linalg.inv(x.T @ x)
+    beta = xtx_inv @ (x.T @ y)
+    resid = y - x @ beta
+    df = len(y) - 3
+    sigma2 = float(resid @ resid) / df
+    t = beta[1] / math.sqrt(sigma2 * xtx_inv[1, 1])
+    return float(2.0 * stats.t.sf(abs(t), df))
+
+
+def t_test_p_value(y: np.ndarray, arm: np.ndarray) -> float:
+    """Two-sided p-value of Student's two-sample t-test (equal variances) of y between the arms."""
+    return float(stats.ttest_ind(y[arm == 1], y[arm == 0]).pvalue)
+
+
+def log_rank_p_value(time: np.ndarray, event: np.ndarray, arm: np.ndarray) -> float:
+    """Two-sided p-value of the log-rank test between the arms (hypergeometric variance; ties allowed).
+
+    Vectorised numpy (about a millisecond for a thousand patients): the same statistic as
+    ``lifelines.statistics.logrank_test``, which the tests check it against; lifelines itself would make the
+    thousands of virtual trials take minutes.
+    """
+    order = np.argsort(time, kind="stable")
+    t, e, a = time[order], event[order].astype(float), arm[order].astype(float)
+    _, first = np.unique(t, return_index=True)
+    n = len(t) - first  # at risk at each distinct time
+    n1 = np.cumsum(a[::-1])[::-1][first]
+    d = np.add.reduceat(e, first)
+    d1 = np.add.reduceat(e * a, first)
+    use = d > 0
+    n, n1, d, d1 = n[use], n1[use], d[use], d1[use]
+    expected = d * n1 / n
+    var = d * (n1 / n) * (1.0 - n1 / n) * np.where(n > 1, (n - d) / np.maximum(n - 1, 1), 0.0)
+    v = float(var.sum())
+    if v <= 0:
+        return 1.0
+    chi2 = float((d1.sum() - expected.sum()) ** 2 / v)
+    return float(stats.chi2.sf(chi2, 1))
+
+
+def _cox_score_info(x: np.ndarray, e: np.ndarray, last: np.ndarray, beta: np.ndarray,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Breslow partial-likelihood score vector and information matrix at ``beta`` (rows sorted by descending time;
+    ``last[i]`` = the last row tied with row i)."""
+    w = np.exp(x @ beta)
+    s0 = np.cumsum(w)[last]
+    s1 = np.cumsum(w[:, None] * x, axis=0)[last]
+    s2 = np.cumsum(w[:, None, None] * x[:, :, None] * x[:, None, :], axis=0)[last]
+    m = s1[e] / s0[e, None]
+    score = (x[e] - m).sum(axis=0)
+    info = (s2[e] / s0[e, None, None] - m[:, :, None] * m[:, None, :]).sum(axis=0)
+    return score, info
+
+
+def cox_score_residuals(time: np.ndarray, event: np.ndarray, x: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Per-patient score residuals of a Breslow Cox model at ``beta`` (rows as given; shape (n, p)).
+
+    L_i = delta_i (x_i - xbar(t_i)) - w_i sum_{k event, t_k <= t_i} (x_i - xbar(t_k)) / S0(t_k), with w = exp(x beta);
+    they sum to the score, and sum L_i L_i^T is the robust (Lin and Wei 1989) variance of the score.
+    """
+    order = np.argsort(-time, kind="stable")
+    xs, t = x[order], time[order]
+    last = np.searchsorted(-t, -t, side="right") - 1
+    w = np.exp(xs @ beta)
+    s0 = np.cumsum(w)[last]
+    xbar = np.cumsum(w[:, None] * xs, axis=0)[last] / s0[:, None]
+    # ascending time: running sums over events up to and including each patient's time
+    up = order[::-1]
+    t_up, e_up = time[up], event[up].astype(bool)
+    s0_up, xbar_up = s0[::-1], xbar[::-1]
+    a_inc = np.where(e_up, 1.0 / s0_up, 0.0)
+    b_inc = np.where(e_up[:, None], xbar_up / s0_up[:, None], 0.0)
+    through = np.searchsorted(t_up, t_up, side="right") - 1  # include every event tied with the patient's time
+    a_cum, b_cum = np.cumsum(a_inc)[through], np.cumsum(b_inc, axis=0)[through]
+    x_up, w_up = x[up], w[::-1]
+    resid_up = (np.where(e_up[:, None], x_up - xbar_up, 0.0)
+                - w_up[:, None] * (x_up * a_cum[:, None] - b_cum))
+    out = np.empty_like(resid_up)
+    out[up] = resid_up
+    return out
+
+
+def cox_arm_p_value(time: np.ndarray, event: np.ndarray, arm: np.ndarray, covariate: np.ndarray,
+                    iterations: int = 25) -> float:
+    """Two-sided p-value of the arm in a Cox model on arm + covariate: the robust score test, Breslow ties.
+
+    The model is fitted on the covariate alone (Newton-Raphson); the arm's efficient score at that fit (arm score
+    minus its projection on the covariate's) is compared with its robust variance, the sum of squared per-patient
+    efficient score residuals (Lin and Wei 1989). The model-based variance would be wrong here, because the Cox
+    model on one prognostic score is misspecified for patients whose hazards depend on more: in virtual trials it
+    rejected a true null 6-6.5 % of the time at alpha 0.05. Without the covariate this is the log-rank score.
+    Vectorised numpy for the same reason as :func:`log_rank_p_value`.
+    """
+    x = np.column_stack([arm.astype(float), covariate - covariate.mean()])
+    order = np.argsort(-time, kind="stable")  # descending: a running sum is the risk set
+    xs, e, t = x[order], event[order].astype(bool), time[order]
+    if not e.any():
+        return 1.0
+    last = np.searchsorted(-t, -t, side="right") - 1  # the risk set at a tied time includes all its ties
+    beta = np.zeros(2)
+    for _ in range(iterations):
+        score, info = _cox_score_info(xs, e, last, beta)
+        if info[1, 1] <= 0:
+            break
+        step = score[1] / info[1, 1]
+        beta[1] += step
+        if abs(step) < 1e-10:
+            break
+    score, info = _cox_score_info(xs, e, last, beta)
+    projection = info[0, 1] / info[1, 1] if info[1, 1] > 0 else 0.0
+    resid = cox_score_residuals(time, event, x, beta)
+    efficient = resid[:, 0] - projection * resid[:, 1]
+    variance = float(efficient @ efficient)
+    if variance <= 0:
+        return 1.0
+    u = score[0] - projection * score[1]
+    return float(stats.chi2.sf(u * u / variance, 1))
+
+
+def stratified_arms(strata: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """1:1 arms (1 = treated) assigned within each stratum: a random permutation alternating arms, so each
+    stratum's arms differ by at most one patient and the start is random."""
+    arm = np.empty(len(strata), dtype=np.int64)
+    for s in np.unique(strata):
+        idx = np.flatnonzero(strata == s)
+        idx = idx[rng.permutation(len(idx))]
+        first = int(rng.integers(2))
+        arm[idx] = (np.arange(len(idx)) + first) % 2
+    return arm
+
+
+def true_survival(pop: Population, idx: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The simulator's survival probabilities of patients ``idx`` at ``times`` (months from the landmark)."""
+    k, lam = pop.weibull_shape, pop.weibull_scale_months
+    m0 = pop.months_since_onset[idx][:, None]
+    cum = pop.hazard_multiplier[idx][:, None] * (((m0 + times[None, :]) / lam) ** k - (m0 / lam) ** k)
+    return np.asarray(np.exp(-cum))
+
+
+def planted_hazard_ratio(design: Design, pool: ScoredPool, pop: Population, keep_fraction: float) -> float:
+    """The conditional hazard ratio to plant on each patient so that the marginal one of the enrolled is the
+    design's."""
+    from trialdesign.plan import TIME_GRID, conditional_hazard_ratio
+
+    times = np.linspace(design.follow_up_months / TIME_GRID, design.follow_up_months, TIME_GRID)
+    idx = np.flatnonzero(pool.enrolled[float(keep_fraction)])
+    return conditional_hazard_ratio(true_survival(pop, idx, times), design.hazard_ratio, times)
+
+
+def _survival_times(pop: Population, idx: np.ndarray, hr: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Months from the landmark to the event, from the simulator's Weibull model (hazard x ``hr``)."""
+    k, lam = pop.weibull_shape, pop.weibull_scale_months
+    m0 = pop.months_since_onset[idx]
+    e = rng.standard_exponential(len(idx))
+    return np.asarray(lam * ((m0 / lam) ** k + e / (pop.hazard_multiplier[idx] * hr)) ** (1.0 / k) - m0)
+
+
+def run_trials(design: Design, pool: ScoredPool, pop: Population, entry: dict[str, Any], *, n_trials: int,
+               seed: int, null: bool = False) -> float:
+    """Share of ``n_trials`` virtual trials of one plan entry that reject at ``design.alpha``.
+
+    Parameters
+    ----------
+    design : Design
+    pool : ScoredPool
+        The population scored as a candidate pool (prognostic score, strata, enrolment).
+    pop : Population
+        Its outcomes and simulator truth.
+    entry : dict
+        One of the plan's ``designs`` (``keep_fraction``, ``adjustment``, ``n_per_arm``).
+    n_trials : int
+    seed : int
+    null : bool
+        Plant no effect (type-I error).
+    """
+    rng = np.random.default_rng(seed)
+    mask = pool.enrolled[float(entry["keep_fraction"])]
+    slope_endpoint = design.endpoint == "slope"
+    if slope_endpoint:
+        mask = mask & np.isfinite(pop.slope)
+    eligible = np.flatnonzero(mask)
+    n_enrol = 2 * int(entry["n_per_arm"])
+    replace = n_enrol > len(eligible)
+    adjusted = entry["adjustment"] == "prognostic"
+    shift = 0.0 if null else design.effect * abs(float(np.mean(pop.slope[eligible]))) if slope_endpoint else 0.0
+    hr = 1.0 if null or slope_endpoint else planted_hazard_ratio(design, pool, pop, entry["keep_fraction"])
+    rejections = 0
+    for _ in range(n_trials):
+        idx = rng.choice(eligible, size=n_enrol, replace=replace)
+        arm = stratified_arms(pool.stratum[idx], rng)
+        kept = rng.random(n_enrol) >= design.dropout
+        idx, arm = idx[kept], arm[kept]
+        if slope_endpoint:
+            y = pop.slope[idx] + shift * arm
+            p = ols_arm_p_value(y, arm, pool.score[idx]) if adjusted else t_test_p_value(y, arm)
+        else:
+            t = _survival_times(pop, idx, np.where(arm == 1, hr, 1.0), rng)
+            event = t <= design.follow_up_months
+            t = np.minimum(t, design.follow_up_months)
+            p = (cox_arm_p_value(t, event, arm, pool.mu[idx]) if adjusted
+                 else log_rank_p_value(t, event, arm))
+        rejections += p < design.alpha
+    return rejections / n_trials
+
+
+def simulate_plan(design: Design, pool: ScoredPool, pop: Population, plan: dict[str, Any], *, n_trials: int,
+                  seed: int, n_null_trials: int | None = None, progress: Callable[[], None] | None = None,
+                  ) -> list[dict[str, Any]]:
+    """Empirical power (planted effect) and type-I error (no effect) of every design of ``plan``.
+
+    ``n_null_trials`` (default ``n_trials``) trials without an effect estimate the type-I error; a 0.05 rate needs
+    more trials than a power near 0.8 for the same precision relative to a 0.06 bound (SE 0.005 at 2,000).
+    Each design and each of the two runs gets its own child seed (``SeedSequence(seed).spawn``), so adding a
+    design never changes another's figures.
+
+    Returns
+    -------
+    list of dict
+        Per design: ``keep_fraction``, ``adjustment``, ``n_per_arm``, ``planned_power``, ``empirical_power``,
+        ``power_difference`` (empirical - planned, proportion), ``type1_error``, ``monte_carlo_se`` (of the
+        empirical power, proportion) and ``trials``.
+    """
+    children = np.random.SeedSequence(seed).spawn(2 * len(plan["designs"]))
+    out = []
+    for k, entry in enumerate(plan["designs"]):
+        s_power = int(children[2 * k].generate_state(1)[0])
+        s_null = int(children[2 * k + 1].generate_state(1)[0])
+        empirical = run_trials(design, pool, pop, entry, n_trials=n_trials, seed=s_power)
+        n_null = n_null_trials or n_trials
+        type1 = run_trials(design, pool, pop, entry, n_trials=n_null, seed=s_null, null=True)
+        planned = float(entry["planned_power"])
+        out.append({"keep_fraction": entry["keep_fraction"], "adjustment": entry["adjustment"],
+                    "n_per_arm": entry["n_per_arm"], "planned_power": planned,
+                    "empirical_power": round(empirical, 3), "power_difference": round(empirical - planned, 3),
+                    "type1_error": round(type1, 3),
+                    "monte_carlo_se": round(math.sqrt(max(empirical * (1 - empirical), 1e-12) / n_trials), 3),
+                    "trials": n_trials, "null_trials": n_null})
+        if progress is not None:
+            progress()
+    return out
