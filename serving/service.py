@@ -3,7 +3,9 @@
 Endpoints (JSON): ``POST /score`` (one candidate), ``POST /score_batch`` (up to ALSSTRAT_MAX_BATCH, one result per
 row, in order; a bad row gets its own error and never fails the others), ``GET /model`` (version, run id, training
 data hash, key metrics, subtypes, feature spec), plus BentoML's ``/healthz``, ``/livez``, ``/readyz`` (ready once
-the model is loaded), ``/metrics`` and the OpenAPI document at ``/docs.json``.
+the model is loaded), ``/metrics`` and the OpenAPI document at ``/docs.json`` (completed by
+:mod:`serving.web.openapi`). ``GET /`` is the trial team's web page and ``GET /docs`` a local Swagger UI
+(:mod:`serving.web.page`).
 
 Scoring and metadata need ``Authorization: Bearer <token>`` (tokens from configuration only). The service refuses
 to start without tokens unless ALSSTRAT_INSECURE_DEMO=1, which it logs loudly. Serving imports ``features`` (the
@@ -41,6 +43,8 @@ from serving.metadata import model_metadata
 from serving.metrics import RequestMetrics
 from serving.metrics import render as render_metrics
 from serving.scoring import score_rows
+from serving.web.openapi import openapi_document
+from serving.web.page import page_routes
 from trialdesign.request import plan_answer, trial_request_model
 
 logger = logging.getLogger("alsstrat.serving")
@@ -113,12 +117,23 @@ async def _metrics(request: Request) -> Response:
     return Response(body, headers={"Content-Type": content_type})
 
 
+async def _openapi(request: Request) -> JSONResponse:
+    """The OpenAPI document: BentoML's, completed by :func:`serving.web.openapi.openapi_document`."""
+    service = bentoml.get_current_service()
+    base = ALSStratifier.openapi_spec.asdict()  # type: ignore[attr-defined]  # a bentoml Service at run time
+    return JSONResponse(openapi_document(base, metrics_need_token=service.settings.metrics_need_token,
+                                         served=service.metadata["model"]))
+
+
 metadata_app = Starlette(routes=[Route("/model", endpoint=_metadata, methods=["GET"]),
-                                 Route("/metrics", endpoint=_metrics, methods=["GET"])])
+                                 Route("/metrics", endpoint=_metrics, methods=["GET"]),
+                                 Route("/docs.json", endpoint=_openapi, methods=["GET"]),
+                                 *page_routes()])
 
 
-# Mounted at the root after BentoML's own routes, so it only answers GET /model and GET /metrics (and 404 for
-# unknown paths). BentoML's metrics are off: they labelled series by raw path, without bound (serving.metrics).
+# Mounted at the root after BentoML's own API routes but before its index page and /docs.json, so it answers
+# GET /model, /metrics, /docs.json and the trial team's page (serving.web), and 404 for unknown paths. BentoML's
+# metrics are off: they labelled series by raw path, without bound (serving.metrics).
 @bentoml.asgi_app(metadata_app, path="/")
 @bentoml.service(name="als_stratifier", workers=2, traffic={"timeout": 60},
                  http={"cors": {"enabled": False}}, metrics={"enabled": False})

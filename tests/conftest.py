@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.servers import ServedModel, served_model, store_env
+from tests.servers import ServedModel, live, served_model, store_env
 
-__all__ = ["served_model"]  # the session-wide trained model, shared by every test module that needs one
+# The session-wide trained model, shared by every test module that needs one, and a server serving it.
+__all__ = ["live", "served_model"]
 
 REPO = Path(__file__).resolve().parents[1]
 DREAM_DIR = REPO.parent / "shared" / "data" / "dream2012"

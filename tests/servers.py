@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -122,3 +123,36 @@ def running(cmd: list[str], env: dict[str, str], log: Path, cwd: Path | None = N
             yield proc
         finally:
             stop(proc)
+
+
+@dataclass(frozen=True)
+class Live:
+    """A running ``alsstrat serve``: its base URL, its log and its audit log."""
+
+    url: str
+    log: Path
+    audit: Path
+
+
+@pytest.fixture(scope="session")
+def live(served_model: ServedModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """``alsstrat serve`` on a free port, serving the champion of the test store; shared by the modules that only
+    need *a* running server (starting one costs seconds of the two cores)."""
+    folder = tmp_path_factory.mktemp("live")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALSSTRAT_", "MLFLOW_", "BENTOML_"))}
+    # Its own BENTOML_HOME: BentoML keeps the Prometheus multiprocess files there, and every `bentoml serve` clears
+    # them when it starts, so a shared home would empty this server's /metrics whenever another server starts.
+    env.update(store_env(served_model), ALSSTRAT_API_TOKENS=TOKEN, ALSSTRAT_AUDIT_LOG=str(folder / "audit.jsonl"),
+               BENTOML_HOME=str(folder / "bentoml"))
+    # What the `alsstrat` console script runs (``python -m training.cli.app`` would import the CLI module twice).
+    cmd = [sys.executable, "-c", "from training.cli.app import app; app()", "serve", "--port", str(port),
+           "--host", "127.0.0.1"]
+    url = f"http://127.0.0.1:{port}"
+    with running(cmd, env, folder / "server.log", cwd=Path(__file__).resolve().parents[1]) as proc:
+        try:
+            wait_ready(proc, url)
+        except AssertionError:
+            print((folder / "server.log").read_text()[-5000:])
+            raise
+        yield Live(url=url, log=folder / "server.log", audit=folder / "audit.jsonl")

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,22 @@ def test_built_bento_serves_its_frozen_model_without_a_registry(bento_server: tu
     assert scored.json()["model"] == {"name": "als-stratifier", "version": served_model.version,
                                       "run_id": served_model.run_id}
     assert not (empty_home / "mlruns").exists(), "the Bento never opened an MLflow store"
+
+
+def test_built_bento_carries_the_page_and_names_the_project(bento_server: tuple[str, Path],
+                                                            built: dict[str, Any]) -> None:
+    """The page's static files and pyproject.toml are packed (bentofile include), and served from the Bento."""
+    url, _ = bento_server
+    src = Path(built["bento_path"]) / "src"
+    assert (src / "serving" / "web" / "static" / "app.js").is_file()
+    assert (src / "pyproject.toml").is_file()
+    page = httpx.get(f"{url}/", timeout=30)
+    assert page.status_code == 200
+    assert "<title>ALS stratification" in page.text
+    assert httpx.get(f"{url}/web/app.js", timeout=30).status_code == 200
+    info = httpx.get(f"{url}/docs.json", timeout=30).json()["info"]
+    project = tomllib.loads((src / "pyproject.toml").read_text())["project"]
+    assert (info["title"], info["version"]) == (project["name"], project["version"])
 
 
 @pytest.mark.parametrize(("uri", "message"), [

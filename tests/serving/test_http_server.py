@@ -11,15 +11,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.servers import GOOD, TOKEN, ServedModel, free_port, running, store_env, wait_ready
+from tests.servers import GOOD, TOKEN, Live, ServedModel, free_port, running, store_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.mlflow, pytest.mark.http]
 
@@ -34,30 +32,6 @@ def _env(model: ServedModel, **extra: str) -> dict[str, str]:
     """A clean environment for a server process: the test store, no token or model settings unless given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALSSTRAT_", "MLFLOW_", "BENTOML_"))}
     return {**env, **store_env(model), **extra}
-
-
-@dataclass(frozen=True)
-class Live:
-    url: str
-    log: Path
-    audit: Path
-
-
-@pytest.fixture(scope="module")
-def live(served_model: ServedModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """``alsstrat serve`` on a free port, serving the champion of the test store."""
-    folder = tmp_path_factory.mktemp("live")
-    port = free_port()
-    env = _env(served_model, ALSSTRAT_API_TOKENS=TOKEN, ALSSTRAT_AUDIT_LOG=str(folder / "audit.jsonl"))
-    cmd = [*ALSSTRAT, "serve", "--port", str(port), "--host", "127.0.0.1"]
-    url = f"http://127.0.0.1:{port}"
-    with running(cmd, env, folder / "server.log", cwd=REPO) as proc:
-        try:
-            wait_ready(proc, url)
-        except AssertionError:
-            print((folder / "server.log").read_text()[-5000:])
-            raise
-        yield Live(url=url, log=folder / "server.log", audit=folder / "audit.jsonl")
 
 
 # ------------------------------------------------------------------------------------------------ refusals
