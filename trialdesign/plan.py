@@ -280,6 +280,10 @@ def survival_designs(model: StratifierModel, pool: ScoredPool, design: Design, s
             effective = hr if adjustment == "none" else conditional
             events = P.schoenfeld_events(effective, design.alpha, design.power)
             n = math.ceil(events / p_event / 2.0 - 1e-9)
+            if n > P.MAX_PER_ARM:
+                raise P.InfeasibleDesign(f"more than {P.MAX_PER_ARM:,} patients per arm would be needed for "
+                                         f"{events:,} events with an event probability of {p_event:.3g} by "
+                                         f"{design.follow_up_months:g} months")
             planned = P.events_power(2 * n * p_event, effective, design.alpha)
             entry = _entry(f, adjustment, "survival", n, design, planned)
             entry.update({"events_required": events, "event_probability": p_event,

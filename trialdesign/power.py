@@ -25,13 +25,15 @@ import math
 
 from scipy import stats
 
+from features.errors import UserInputError
+
 MIN_PER_ARM = 3
 """Smallest analysable arm (ANCOVA needs 2n - 3 > 0 degrees of freedom and 2n - 4 > 0 for the imbalance term)."""
 MAX_PER_ARM = 10_000_000
 """Beyond this no trial is feasible; the search stops and says so."""
 
 
-class InfeasibleDesign(ValueError):
+class InfeasibleDesign(UserInputError):
     """The requested power cannot be reached with any feasible number of patients."""
 
 
@@ -92,11 +94,16 @@ def t_test_n_per_arm(delta: float, sd: float, alpha: float, power: float, *, rho
     """
     if delta == 0 or sd <= 0:
         raise InfeasibleDesign(f"no sample size detects a difference of {delta} with SD {sd}")
-    sd_e = sd * math.sqrt(max(1.0 - rho * rho, 0.0)) if adjusted else sd
-    z = stats.norm.ppf(1.0 - alpha / 2.0) + stats.norm.ppf(power)
-    n = max(MIN_PER_ARM, math.ceil(2.0 * sd_e * sd_e * z * z / (delta * delta)))
-    if n > MAX_PER_ARM:
-        raise InfeasibleDesign(f"more than {MAX_PER_ARM:,} patients per arm would be needed")
+    sd_e = float(sd * math.sqrt(max(1.0 - rho * rho, 0.0)) if adjusted else sd)
+    z = float(stats.norm.ppf(1.0 - alpha / 2.0) + stats.norm.ppf(power))
+    # A tiny difference (an effect of 1e-291, say) makes Delta^2 underflow to 0 or the ratio overflow: both mean
+    # "more patients than any trial", never an arithmetic error.
+    squared = float(delta) * float(delta)
+    approx = 2.0 * sd_e * sd_e * z * z / squared if squared > 0 else math.inf
+    if not approx <= MAX_PER_ARM:
+        raise InfeasibleDesign(f"more than {MAX_PER_ARM:,} patients per arm would be needed to detect a difference "
+                               f"of {float(delta):.3g} points/month")
+    n = max(MIN_PER_ARM, math.ceil(approx))
 
     def ok(k: int) -> bool:
         return t_test_power(k, delta, sd, alpha, rho=rho, adjusted=adjusted, strata_r2=strata_r2) >= power
@@ -115,8 +122,13 @@ def schoenfeld_events(hazard_ratio: float, alpha: float, power: float) -> int:
     """
     if hazard_ratio <= 0 or hazard_ratio == 1:
         raise InfeasibleDesign(f"hazard ratio must be > 0 and != 1, got {hazard_ratio}")
-    z = stats.norm.ppf(1.0 - alpha / 2.0) + stats.norm.ppf(power)
-    return math.ceil(4.0 * z * z / math.log(hazard_ratio) ** 2)
+    z = float(stats.norm.ppf(1.0 - alpha / 2.0) + stats.norm.ppf(power))
+    squared = math.log(hazard_ratio) ** 2
+    events = 4.0 * z * z / squared if squared > 0 else math.inf
+    if not events <= 2 * MAX_PER_ARM:  # answers must stay countable (and JSON integers stay 64-bit)
+        raise InfeasibleDesign(f"more than {2 * MAX_PER_ARM:,} events would be needed to detect a hazard ratio "
+                               f"of {hazard_ratio:.6g}")
+    return math.ceil(events)
 
 
 def events_power(events: float, hazard_ratio: float, alpha: float) -> float:

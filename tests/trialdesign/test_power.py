@@ -75,3 +75,18 @@ def test_a_model_from_before_trial_planning_is_refused_by_name() -> None:
     assert model.held_out is None
     with pytest.raises(PlanningUnavailable, match=r"^model version 7 has no held-out summary .*retrain it to plan"):
         check_model(model, parse_design(None))
+
+
+@pytest.mark.parametrize("delta", [1e-291, 1e-200, 1e-6, 0.0])
+def test_a_vanishing_difference_is_an_infeasible_design_not_an_arithmetic_error(delta: float) -> None:
+    """Found by the HTTP fuzz test: effect 1.8e-291 made Delta^2 underflow and the plan answered 500."""
+    from features.errors import UserInputError
+    with pytest.raises(P.InfeasibleDesign, match="patients per arm would be needed|no sample size detects") as info:
+        P.t_test_n_per_arm(delta, 0.5, 1e-6, 0.8)
+    assert isinstance(info.value, UserInputError)  # the CLI answers exit 2, the service 400
+
+
+def test_a_hazard_ratio_next_to_one_is_an_infeasible_design() -> None:
+    with pytest.raises(P.InfeasibleDesign, match="events would be needed"):
+        P.schoenfeld_events(1.0 + 1e-12, 0.05, 0.8)
+    assert P.schoenfeld_events(0.7, 0.05, 0.8) == 247  # 4 (1.960 + 0.842)^2 / ln(0.7)^2 = 246.8
