@@ -231,6 +231,22 @@ class ALSStratifier:
         return {"error": {"field": "body", "message": f"duplicate key {shown!r} in a JSON object: each key may "
                           "appear once"}}
 
+    def _refuse_rows(self, ctx: bentoml.Context, endpoint: str, noun: str, header: str | None, started: float,
+                     rows: list[Any]) -> dict[str, Any] | None:
+        """The refusals every many-row endpoint shares, in order: 401 (token), 413 (more rows than
+        ALSSTRAT_MAX_BATCH) and 400 (a key repeated in one object); None when the request may proceed."""
+        if not self.authorised(header):
+            return self._unauthorised(ctx, endpoint, header, started)
+        if len(rows) > self.settings.max_batch:
+            ctx.response.status_code = 413
+            self._audit(endpoint, header, started, 0, len(rows), [], 413)
+            return {"error": {"field": "candidates", "message": f"{noun} of {len(rows)} rows exceeds the "
+                              f"maximum of {self.settings.max_batch}"}}
+        duplicate = duplicate_key(ctx.request.scope, rows)
+        if duplicate is not None:
+            return self._duplicate(ctx, endpoint, header, started, len(rows), duplicate)
+        return None
+
     # ------------------------------------------------------------------ endpoints
     @bentoml.api(route="/score", input_spec=ScoreRequest)
     async def score(self, candidate: CandidateBody, ctx: bentoml.Context) -> dict[str, Any]:
@@ -259,16 +275,9 @@ class ALSStratifier:
         """Score a batch: exactly one result per input row, in order; bad rows get ``{"error": {field, message}}``."""
         started = time.perf_counter()
         header = ctx.request.headers.get("authorization")
-        if not self.authorised(header):
-            return self._unauthorised(ctx, "score_batch", header, started)
-        if len(candidates) > self.settings.max_batch:
-            ctx.response.status_code = 413
-            self._audit("score_batch", header, started, 0, len(candidates), [], 413)
-            return {"error": {"field": "candidates", "message": f"batch of {len(candidates)} rows exceeds the "
-                              f"maximum of {self.settings.max_batch}"}}
-        duplicate = duplicate_key(ctx.request.scope, candidates)
-        if duplicate is not None:
-            return self._duplicate(ctx, "score_batch", header, started, len(candidates), duplicate)
+        refused = self._refuse_rows(ctx, "score_batch", "batch", header, started, candidates)
+        if refused is not None:
+            return refused
         scored = score_rows(self.model, self.encoder, candidates)
         request_id = self._audit("score_batch", header, started, len(candidates) - len(scored.errors),
                                  len(scored.errors), scored.ids, 200)
@@ -284,16 +293,9 @@ class ALSStratifier:
         the self-contained HTML report. One invalid candidate fails the whole request (400 naming row and field)."""
         started = time.perf_counter()
         header = ctx.request.headers.get("authorization")
-        if not self.authorised(header):
-            return self._unauthorised(ctx, "trial_plan", header, started)
-        if len(candidates) > self.settings.max_batch:
-            ctx.response.status_code = 413
-            self._audit("trial_plan", header, started, 0, len(candidates), [], 413)
-            return {"error": {"field": "candidates", "message": f"pool of {len(candidates)} rows exceeds the "
-                              f"maximum of {self.settings.max_batch}"}}
-        duplicate = duplicate_key(ctx.request.scope, candidates)
-        if duplicate is not None:
-            return self._duplicate(ctx, "trial_plan", header, started, len(candidates), duplicate)
+        refused = self._refuse_rows(ctx, "trial_plan", "pool", header, started, candidates)
+        if refused is not None:
+            return refused
         answer = plan_answer(self.model, candidates, design, self.metadata["model"])
         ctx.response.status_code = answer.status
         rejected = 0 if answer.status == 200 else len(candidates)

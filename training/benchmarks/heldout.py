@@ -9,7 +9,9 @@ seed + :data:`SEED_OFFSET`), assembled at the same landmark, and never seen in f
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -51,3 +53,44 @@ def independent_cohort(seed: int, *, n_patients: int, scenario: str, landmark: s
     tables = simulate_cohort(n_patients=n_patients, seed=seed + SEED_OFFSET, scenario=load_scenario(scenario))
     table = build_cohort(tables, source="synthetic", landmark=landmark).table.reset_index(drop=True)
     return HeldOutCohort(table=table, truth=tables["truth"].set_index("patient_id"), seed=seed + SEED_OFFSET)
+
+
+def measuring_parser(prog: str, doc: str | None, default_seeds: str) -> argparse.ArgumentParser:
+    """The options every fresh-seed measuring command shares: ``--seeds``, ``--n-patients``,
+    ``--independent-patients`` and ``--blanked-copies`` (the training's missingness augmentation; 0 measures the
+    models as they were before it)."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--seeds", default=default_seeds, help="comma-separated fresh simulator seeds or ranges a-b")
+    parser.add_argument("--n-patients", type=int, default=2000)
+    parser.add_argument("--independent-patients", type=int, default=20_000,
+                        help="size of the independent held-out cohort (seed + 1,000,000)")
+    parser.add_argument("--blanked-copies", type=int, default=None,
+                        help="override sparsity.blanked_copies of the shipped configuration (default: keep it)")
+    return parser
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"1,2,5-8"`` -> ``[1, 2, 5, 6, 7, 8]``.
+
+    Raises
+    ------
+    ValueError
+        Naming the part that is not an integer or an ascending ``a-b`` range.
+    """
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        low, dash, high = part.partition("-")
+        try:
+            seeds += list(range(int(low), int(high) + 1)) if dash else [int(part)]
+        except ValueError:
+            raise ValueError(f"seeds must be integers or ranges a-b, got {part!r}") from None
+        if dash and int(high) < int(low):
+            raise ValueError(f"seed range must ascend, got {part!r}")
+    if not seeds:
+        raise ValueError(f"no seeds in {text!r}")
+    return seeds
+
+
+def sparsity_override(blanked_copies: int | None) -> dict[str, Any]:
+    """Configuration overrides for :func:`training.config.simulated_config`: none, or the blanked-copy count."""
+    return {} if blanked_copies is None else {"sparsity": {"blanked_copies": blanked_copies}}

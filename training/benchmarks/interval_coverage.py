@@ -12,7 +12,6 @@ replace the split's ~50.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features.model.bundle import StratifierModel
-from training.benchmarks.heldout import independent_cohort
+from training.benchmarks.heldout import independent_cohort, measuring_parser, parse_seeds, sparsity_override
 from training.config import simulated_config
 from training.data.load import load_training_data
 from training.evaluation.scoring import predict_cohort
@@ -72,11 +71,12 @@ def acceptance(figures: dict[str, Any]) -> dict[str, bool]:
             "bulbar_at_least_0.72": figures["coverage_bulbar"] >= 0.72}
 
 
-def measure(seed: int, *, n_patients: int = 2000, independent_patients: int = 20_000) -> dict[str, Any]:
+def measure(seed: int, *, n_patients: int = 2000, independent_patients: int = 20_000,
+            blanked_copies: int | None = None) -> dict[str, Any]:
     """Coverage figures for one fresh seed on the run's test split and on an independent cohort."""
     from training.fit.train import fit_and_evaluate
 
-    cfg = simulated_config(seed, n_patients=n_patients, lcn2_ablation=False)
+    cfg = simulated_config(seed, n_patients=n_patients, lcn2_ablation=False, **sparsity_override(blanked_copies))
     data = load_training_data(cfg.data)
     if data.truth is None:
         raise ValueError("interval coverage by planted rate needs a simulated cohort")
@@ -92,17 +92,11 @@ def measure(seed: int, *, n_patients: int = 2000, independent_patients: int = 20
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m training.benchmarks.interval_coverage",
-                                     description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seeds", default="23,29,31", help="comma-separated fresh simulator seeds")
-    parser.add_argument("--n-patients", type=int, default=2000)
-    parser.add_argument("--independent-patients", type=int, default=20_000,
-                        help="size of the independent held-out cohort (seed + 1,000,000)")
-    ns = parser.parse_args(argv)
-    for seed in (int(s) for s in ns.seeds.split(",") if s.strip()):
-        result = measure(seed, n_patients=ns.n_patients, independent_patients=ns.independent_patients)
+    ns = measuring_parser("python -m training.benchmarks.interval_coverage", __doc__, "23,29,31").parse_args(argv)
+    for seed in parse_seeds(ns.seeds):
+        result = measure(seed, n_patients=ns.n_patients, independent_patients=ns.independent_patients,
+                         blanked_copies=ns.blanked_copies)
         print(json.dumps(result, default=str), flush=True)
-
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -22,7 +22,6 @@ configuration was never tuned on them. The typical candidate's look-alikes come 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections.abc import Sequence
@@ -33,11 +32,12 @@ import pandas as pd
 
 from features import spec as S
 from features.model.bundle import StratifierModel
-from training.benchmarks.heldout import independent_cohort
+from training.benchmarks.heldout import independent_cohort, measuring_parser, parse_seeds, sparsity_override
 from training.config import TrainConfig, simulated_config
 from training.data.load import load_training_data
 from training.evaluation.metrics import kaplan_meier_median, km_at
 from training.evaluation.scoring import predict_cohort
+from training.fit.sparsity import blank_columns
 
 HORIZONS_MONTHS = (12.0, 24.0)
 TYPICAL_CANDIDATE: dict[str, Any] = {
@@ -152,11 +152,12 @@ def calibration_figures(model: StratifierModel, table: pd.DataFrame) -> dict[str
 
 
 def measure(seed: int, *, n_patients: int = 2000, independent_patients: int = 20_000,
-            cfg: TrainConfig | None = None) -> dict[str, Any]:
+            cfg: TrainConfig | None = None, blanked_copies: int | None = None) -> dict[str, Any]:
     """Calibration figures for one fresh simulator seed (see the module docstring)."""
     from training.fit.train import fit_and_evaluate
 
-    cfg = simulated_config(seed, n_patients=n_patients, cfg=cfg, landmark="screening", lcn2_ablation=False)
+    cfg = simulated_config(seed, n_patients=n_patients, cfg=cfg, landmark="screening", lcn2_ablation=False,
+                           **sparsity_override(blanked_copies))
     data = load_training_data(cfg.data)
     fitted = fit_and_evaluate(cfg, data)
     model = fitted.model
@@ -184,11 +185,7 @@ def measure(seed: int, *, n_patients: int = 2000, independent_patients: int = 20
 
 def only_fields(table: pd.DataFrame, keep: Any) -> pd.DataFrame:
     """The table with every baseline field outside ``keep`` blanked: what a minimal screening candidate sends."""
-    out = table.copy()
-    for name in S.BASELINE_NAMES:
-        if name not in keep:
-            out[name] = np.nan if out[name].dtype.kind == "f" else pd.NA
-    return out
+    return blank_columns(table, [name for name in S.BASELINE_NAMES if name not in keep])
 
 
 def group_median(model: StratifierModel, table: pd.DataFrame) -> float:
@@ -226,20 +223,11 @@ def acceptance(figures: dict[str, Any], typical_median_months: float) -> dict[st
             "typical_median_15_to_40": 15 <= typical_median_months <= 40}
 
 
-def _seeds(text: str) -> list[int]:
-    return [int(s) for s in text.split(",") if s.strip()]
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m training.benchmarks.landmark_calibration",
-                                     description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seeds", default="101,103", help="comma-separated fresh simulator seeds")
-    parser.add_argument("--n-patients", type=int, default=2000)
-    parser.add_argument("--independent-patients", type=int, default=20_000,
-                        help="size of the independent held-out cohort (seed + 1,000,000)")
-    ns = parser.parse_args(argv)
-    for seed in _seeds(ns.seeds):
-        result = measure(seed, n_patients=ns.n_patients, independent_patients=ns.independent_patients)
+    ns = measuring_parser("python -m training.benchmarks.landmark_calibration", __doc__, "101,103").parse_args(argv)
+    for seed in parse_seeds(ns.seeds):
+        result = measure(seed, n_patients=ns.n_patients, independent_patients=ns.independent_patients,
+                         blanked_copies=ns.blanked_copies)
         for part in ("test_split", "independent", "independent_minimal_fields"):
             result[part]["acceptance"] = acceptance(result[part], result["typical_candidate_median_months"])
         print(json.dumps(result, default=lambda v: None if isinstance(v, float) and math.isnan(v) else str(v)))

@@ -20,31 +20,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from training.benchmarks.heldout import parse_seeds as parse_seeds  # the seed syntax of every measuring command
 from training.config import load_config, simulated_config
 from training.data.load import load_training_data
 from training.data.splits import holdout_split
-
-
-def parse_seeds(text: str) -> list[int]:
-    """``"1,2,5-8"`` -> ``[1, 2, 5, 6, 7, 8]``.
-
-    Raises
-    ------
-    ValueError
-        Naming the part that is not an integer or an ascending ``a-b`` range.
-    """
-    seeds: list[int] = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        low, dash, high = part.partition("-")
-        try:
-            seeds += list(range(int(low), int(high) + 1)) if dash else [int(part)]
-        except ValueError:
-            raise ValueError(f"seeds must be integers or ranges a-b, got {part!r}") from None
-        if dash and int(high) < int(low):
-            raise ValueError(f"seed range must ascend, got {part!r}")
-    if not seeds:
-        raise ValueError(f"no seeds in {text!r}")
-    return seeds
 
 
 def measure(scenario: str, seed: int, *, n_patients: int, repeats: int | None = None,

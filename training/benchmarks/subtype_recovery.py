@@ -20,6 +20,7 @@ import numpy as np
 
 from features import spec as S
 from features.model.derive import BaselineFeatures
+from training.benchmarks.heldout import parse_seeds
 from training.config import TrainConfig, simulated_config
 from training.data.load import load_training_data
 from training.data.splits import holdout_split
@@ -80,14 +81,6 @@ def subtype_ari(seed: int, *, n_patients: int = 2000, cfg: TrainConfig | None = 
     return r.k, r.ari
 
 
-def _seeds(text: str) -> list[int]:
-    seeds: list[int] = []
-    for part in text.split(","):
-        low, _, high = part.partition("-")
-        seeds.extend(range(int(low), int(high) + 1) if high else [int(low)])
-    return seeds
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.benchmarks.subtype_recovery",
                                      description=(__doc__ or "").splitlines()[0])
@@ -96,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--n-patients", type=int, default=2000, help="simulated patients per seed (default 2000)")
     ns = parser.parse_args(argv)
     ratios = []
-    for seed in _seeds(ns.seeds):
+    for seed in parse_seeds(ns.seeds):
         r = subtype_recovery(seed, n_patients=ns.n_patients, scenario=ns.scenario)
         ratios.append(r.ratio)
         print(f"{ns.scenario} seed {seed}: K = {r.k}, ARI = {r.ari:.3f}, ceiling = {r.ceiling:.3f} "

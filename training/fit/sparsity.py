@@ -15,6 +15,7 @@ grouped by the returned ``origin``), so no patient is scored by a model that saw
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,6 +90,26 @@ def with_blanked_copies(x: pd.DataFrame, *, copies: int, blank_probability: floa
         frames.append(copy)
     origin = np.tile(np.arange(len(base)), copies + 1)
     return Augmented(rows=pd.concat(frames, ignore_index=True), origin=origin)
+
+
+def blank_columns(frame: pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
+    """A copy of ``frame`` with the columns ``names`` missing in every row, each keeping its dtype.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Rows of baseline fields.
+    names : iterable of str
+        Columns of ``frame`` to blank.
+
+    Returns
+    -------
+    DataFrame
+    """
+    out = frame.copy()
+    for name in names:
+        out[name] = pd.Series([None] * len(out), index=out.index, dtype=frame[name].dtype)
+    return out
 
 
 def optional_fields_without_unit() -> list[str]:

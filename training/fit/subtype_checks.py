@@ -23,6 +23,7 @@ from features import spec as S
 from features.model.mixture import component_log_densities
 from training.evaluation import bootstrap as B
 from training.evaluation import metrics as E
+from training.fit.sparsity import blank_columns
 
 if TYPE_CHECKING:
     from features.model.bundle import StratifierModel, SubtypeComponent
@@ -113,9 +114,7 @@ def changed_without(features: BaselineFeatures, subtype: SubtypeComponent, table
     if len(table) == 0:
         return float("nan")
     x = table[list(S.BASELINE_NAMES)]
-    blanked = x.copy()
-    for name in fields:
-        blanked[name] = pd.Series([None] * len(blanked), index=blanked.index, dtype=x[name].dtype)
+    blanked = blank_columns(x, fields)
     before = np.argmax(subtype.probabilities(features.transform(x)), axis=1)
     after = np.argmax(subtype.probabilities(features.transform(blanked)), axis=1)
     return float(np.mean(before != after))

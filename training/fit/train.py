@@ -40,6 +40,7 @@ from training.fit.progression import (
 )
 from training.fit.sparsity import fit_slope_on_sparse_copies, fit_survival_on_sparse_copies
 from training.fit.subtype import KSelection, agreement_with_truth, clustering_features, fit_subtypes
+from training.fit.subtype_checks import sensitivity_metrics, truth_ceiling_metrics
 
 if TYPE_CHECKING:
     from training.fit.champion_match import Champion
@@ -187,8 +188,6 @@ def fit_and_evaluate(cfg: TrainConfig, data: TrainingData, *, stage: Stage | Non
     metrics.update({f"{TEST_PREFIX}{k}": v for k, v in bounds.items()})
 
     model.held_out = held_out_summary(model, pred, out_test)
-    from training.fit.subtype_checks import sensitivity_metrics, truth_ceiling_metrics
-
     metrics.update(sensitivity_metrics(model, test))
     metrics.update(truth_ceiling_metrics(subtype, data.truth, z_train, train, z_test, test, seed=cfg.split.seed,
                                          n_resamples=ev.n_bootstrap))
