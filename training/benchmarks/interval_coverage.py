@@ -23,7 +23,7 @@ from features.model.bundle import StratifierModel
 from training.benchmarks.heldout import independent_cohort, measuring_parser, parse_seeds, sparsity_override
 from training.config import simulated_config
 from training.data.load import load_training_data
-from training.evaluation.scoring import predict_cohort
+from training.evaluation.scoring import coverage_counts, predict_cohort
 
 
 def coverage_figures(model: StratifierModel, table: pd.DataFrame, truth: pd.DataFrame) -> dict[str, Any]:
@@ -51,14 +51,21 @@ def coverage_figures(model: StratifierModel, table: pd.DataFrame, truth: pd.Data
     covered = (pred.p10 <= y) & (y <= pred.p90)
     true_slope = truth.reindex(table["patient_id"].to_numpy())["true_slope_points_per_month"].to_numpy(float)
     fast = ok & (true_slope <= -1.0)
-    bulbar = ok & (table["onset_site"] == "bulbar").to_numpy()
+    # Overall, by onset site and by predicted-rate tertile: the counts the training job's metrics come from.
+    counts = coverage_counts(y[ok], pred.p10[ok], pred.p50[ok], pred.p90[ok],
+                             table["onset_site"].to_numpy()[ok])
+
+    def share(key: str) -> float:
+        inside, n = counts[f"slope_interval_coverage_80{key}"]
+        return inside / n if n else float("nan")
+
     cuts = np.quantile(pred.p50[ok], [1 / 3, 2 / 3])
-    tertile = np.searchsorted(cuts, pred.p50, side="right") + 1  # 1 = fastest predicted decline
+    tertile = np.searchsorted(cuts, pred.p50, side="right") + 1  # as coverage_counts: 1 = fastest predicted decline
     return {
-        "n_with_slope": int(ok.sum()), "coverage_overall": float(covered[ok].mean()),
+        "n_with_slope": int(ok.sum()), "coverage_overall": share(""),
         "coverage_true_fast": float(covered[fast].mean()), "n_true_fast": int(fast.sum()),
-        "coverage_bulbar": float(covered[bulbar].mean()), "n_bulbar": int(bulbar.sum()),
-        "coverage_by_predicted_tertile": [float(covered[ok & (tertile == k)].mean()) for k in (1, 2, 3)],
+        "coverage_bulbar": share("_bulbar"), "n_bulbar": counts["slope_interval_coverage_80_bulbar"][1],
+        "coverage_by_predicted_tertile": [share(f"_pred_tertile_{k}") for k in (1, 2, 3)],
         "width_by_predicted_tertile": [float((pred.p90 - pred.p10)[ok & (tertile == k)].mean()) for k in (1, 2, 3)],
         "true_fast_mean_error": float((pred.p50[fast] - y[fast]).mean()),
     }
