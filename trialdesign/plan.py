@@ -6,8 +6,9 @@ residual variance linear in the prediction (larger for fast progressors, whose s
 predictions of the candidates a keep rule enrols, it gives their expected outcome mean a + b * mean(pred), SD
 sqrt(b^2 var(pred) + mean residual variance) and the correlation rho = b sd(pred) / SD of score and outcome. The
 pool's own predictions carry the enrolment cut exactly and are many; only four calibration numbers come from the
-(few hundred) held-out patients, so an enriched design's SD and rho are not estimated from the small tail of the
-held-out split alone. The treatment shift is Delta = effect * |outcome mean|. n per arm comes from
+held-out patients (the test split and the training patients predicted out of fold, see
+:func:`training.fit.train.held_out_summary`), so an enriched design's SD and rho are not estimated from the small
+tail of the held-out patients alone. The treatment shift is Delta = effect * |outcome mean|. n per arm comes from
 :func:`trialdesign.power.t_test_n_per_arm` without (t-test) and with (ANCOVA, PROCOVA) the prognostic score.
 
 Survival endpoint. ``hazard_ratio`` is *marginal*: the hazard ratio between the two arms' survival curves in the
@@ -315,6 +316,16 @@ def _entry(f: float, adjustment: str, endpoint: str, n_analysed: int, design: De
             "planned_power": planned}
 
 
+def slope_held_out_source(summary: HeldOutSummary, run_id: Any) -> str:
+    """Which held-out patients the slope calibration rests on, in words (for the plan's ``*_source`` fields)."""
+    n_oof = summary.slope_out_of_fold
+    if n_oof == 0:
+        return f"held-out test split of run {run_id} (n = {summary.n_slope} patients with a slope outcome)"
+    return (f"held-out patients of run {run_id} with a slope outcome (n = {summary.n_slope}: "
+            f"{summary.n_slope - n_oof} of the test split, predicted by the model, and {n_oof} training patients, "
+            "each predicted by the cross-validation model that did not see them)")
+
+
 def make_plan(model: StratifierModel, pool: ScoredPool, design: Design) -> dict[str, Any]:
     """The plan (``plan.json``): one design per keep fraction x adjustment, with where each number comes from.
 
@@ -326,7 +337,7 @@ def make_plan(model: StratifierModel, pool: ScoredPool, design: Design) -> dict[
     run_id = model.metadata.get("run_id")
     if design.endpoint == "slope":
         designs = slope_designs(model, pool, design, summary)
-        held = f"held-out test split of run {run_id} (n = {summary.n_slope} patients with a slope outcome)"
+        held = slope_held_out_source(summary, run_id)
         how = ("the calibration of observed on predicted slope (line, residual variance by predicted slope) fitted "
                f"on the {held}, applied to the enrolled candidates' predicted slopes")
         sources = {"rho_source": f"{held}: {how}", "outcome_sd_source": f"{held}: {how}",

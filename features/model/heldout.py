@@ -69,11 +69,16 @@ class HeldOutSummary:
         Sorted by predicted risk, lowest risk first (empty when the model has no survival part).
     horizons_months : tuple of float
         The horizons of every survival bin's ``predicted`` / ``observed``.
+    slope_out_of_fold : int
+        How many of the slope bins' patients are training patients predicted out of fold (by the cross-validation
+        model that did not see them); the rest are the test split, predicted by the model itself. 0 in bundles
+        from before the pooling (test split only).
     """
 
     slope_bins: tuple[SlopeBin, ...]
     survival_bins: tuple[SurvivalBin, ...]
     horizons_months: tuple[float, ...] = HORIZONS_MONTHS
+    slope_out_of_fold: int = 0
 
     @property
     def n_slope(self) -> int:

@@ -154,7 +154,7 @@ def test_trial_plan_over_real_http(live: Live, served_model: ServedModel) -> Non
     for d in designs:
         assert {"n_per_arm", "screened_per_enrolled", "outcome_mean", "outcome_sd"} <= set(d)
         assert ("rho" in d) == (d["adjustment"] == "prognostic")
-    assert body["plan"]["sources"]["rho_source"].startswith(f"held-out test split of run {served_model.run_id}")
+    assert body["plan"]["sources"]["rho_source"].startswith(f"held-out patients of run {served_model.run_id}")
     assert [c["candidate_id"] for c in body["candidates"]] == [c["candidate_id"] for c in pool]
     assert sum(c["enrolled"]["0.5"] for c in body["candidates"]) == 20
     assert all(c["enrolled"]["1.0"] and c["stratum"] in (1, 2, 3) for c in body["candidates"])

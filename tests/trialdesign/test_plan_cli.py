@@ -4,6 +4,7 @@ hold the named fields, and bad input exits 2 naming the row and field."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -45,7 +46,9 @@ def test_a_cohort_table_is_planned_with_every_named_field(store: ServedModel, co
                 "outcome_sd"} <= set(d)
         assert d["n_per_arm"] >= d["n_analysed_per_arm"]
     assert [d.get("rho") is not None for d in plan["designs"]] == [False, True, False, True]
-    assert plan["sources"]["rho_source"].startswith(f"held-out test split of run {store.run_id} (n = ")
+    # the test split and the training patients predicted out of fold, both counted
+    assert re.match(rf"held-out patients of run {store.run_id} with a slope outcome \(n = (\d+): (\d+) of the test "
+                    r"split, predicted by the model, and (\d+) training patients", plan["sources"]["rho_source"])
     cohort = pd.read_parquet(cohort_file)
     candidates = pd.read_csv(out / "candidates.csv")
     assert list(candidates.columns) == ["patient_id", "prognostic_score", "stratum", "enrolled_keep_1.0",

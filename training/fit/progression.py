@@ -86,8 +86,27 @@ def _component(z: np.ndarray, y: np.ndarray, params: BoosterParams, interval: fl
                           quantiles=(lo, mid, hi), margin=margin, point=point)
 
 
+@dataclass(frozen=True)
+class FittedSlope:
+    """A fitted slope model and the out-of-fold point predictions its interval was calibrated on.
+
+    Attributes
+    ----------
+    component : SlopeComponent
+        What the bundle keeps.
+    out_of_fold_point : ndarray or None
+        Point prediction (points/month) of every training row by the fold model that did not see it, in the order
+        of the rows given to :func:`fit_slope`; None when the interval is not conformal (no folds were fitted).
+        Trial planning pools these with the test split (more held-out patients for its variance and rho); they
+        never enter the bundle, which keeps only binned sums.
+    """
+
+    component: SlopeComponent
+    out_of_fold_point: np.ndarray | None
+
+
 def fit_slope(z: np.ndarray, y: np.ndarray, cfg: SlopeConfig, params: BoosterParams, folds: Folds,
-              seed: int) -> SlopeComponent:
+              seed: int) -> FittedSlope:
     """Fit the slope model on all training rows with an outcome; calibrate the interval out of fold.
 
     Parameters
@@ -97,10 +116,15 @@ def fit_slope(z: np.ndarray, y: np.ndarray, cfg: SlopeConfig, params: BoosterPar
     y : ndarray
         Observed ALSFRS-R slope, months 3-12, points/month.
     folds : list of (train, validation) positions into ``z``
+
+    Returns
+    -------
+    FittedSlope
     """
     margin = 0.0
     group_margins: np.ndarray | None = None
     cuts: np.ndarray | None = None
+    mid: np.ndarray | None = None
     if cfg.conformal:
         lo = np.empty(len(y))
         mid = np.empty(len(y))
@@ -112,7 +136,7 @@ def fit_slope(z: np.ndarray, y: np.ndarray, cfg: SlopeConfig, params: BoosterPar
         cuts, group_margins = mondrian_margins(lo, mid, hi, y, cfg.interval)
     component = _component(z, y, params, cfg.interval, seed, margin, point=cfg.point)
     component.group_cuts, component.group_margins = cuts, group_margins
-    return component
+    return FittedSlope(component=component, out_of_fold_point=mid)
 
 
 MONDRIAN_GROUPS = 3

@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 
 from features import spec as S
-from features.model.bundle import SlopeComponent, SurvivalComponent
+from features.model.bundle import SurvivalComponent
 from features.model.derive import BaselineFeatures
 from training.config import BoosterParams, SlopeConfig, SparsityConfig, SurvivalConfig
-from training.fit.progression import Folds, fit_slope, fit_survival
+from training.fit.progression import FittedSlope, Folds, fit_slope, fit_survival
 
 MASKING_UNITS: dict[str, tuple[str, ...]] = {
     "diagnostic delay": ("diagnostic_delay_months",),
@@ -148,7 +148,7 @@ def fit_survival_on_sparse_copies(deriver: BaselineFeatures, x: pd.DataFrame, ti
 
 def fit_slope_on_sparse_copies(deriver: BaselineFeatures, x: pd.DataFrame, y: np.ndarray, cfg: SlopeConfig,
                                params: BoosterParams, folds: Folds, sparsity: SparsityConfig,
-                               seed: int) -> SlopeComponent:
+                               seed: int) -> FittedSlope:
     """Fit the slope model on the training patients plus their blanked copies.
 
     The conformal calibration keeps the patients' folds: a copy is scored out of fold exactly when its source
@@ -169,10 +169,14 @@ def fit_slope_on_sparse_copies(deriver: BaselineFeatures, x: pd.DataFrame, y: np
 
     Returns
     -------
-    SlopeComponent
+    FittedSlope
+        Its out-of-fold predictions are those of the patients as recorded (the first ``len(x)`` rows), in the
+        order of ``y``; the blanked copies' are dropped.
     """
     z, origin = _derived_with_copies(deriver, x, sparsity, seed)
-    return fit_slope(z, y[origin], cfg, params, copies_follow_folds(origin, folds), seed)
+    fitted = fit_slope(z, y[origin], cfg, params, copies_follow_folds(origin, folds), seed)
+    oof = fitted.out_of_fold_point
+    return FittedSlope(component=fitted.component, out_of_fold_point=None if oof is None else oof[: len(x)])
 
 
 def _derived_with_copies(deriver: BaselineFeatures, x: pd.DataFrame, sparsity: SparsityConfig,

@@ -88,7 +88,7 @@ def test_a_candidate_who_sends_only_the_required_fields_gets_an_unbiased_slope(c
 
     def bias(copies: int) -> float:
         slope = fit_slope_on_sparse_copies(deriver, x_train, y, cfg, params, folds,
-                                           SparsityConfig(blanked_copies=copies), seed=3)
+                                           SparsityConfig(blanked_copies=copies), seed=3).component
         import xgboost as xgb
 
         point = slope.predict(xgb.DMatrix(deriver.transform(minimal), missing=np.nan, nthread=1))[1]
@@ -97,3 +97,27 @@ def test_a_candidate_who_sends_only_the_required_fields_gets_an_unbiased_slope(c
     without, with_copies = bias(0), bias(2)
     # Measured at this seed: 0.21 points/month without copies, 0.03 with them.
     assert with_copies < 0.5 * without, (with_copies, without)
+
+
+def test_out_of_fold_slopes_are_one_per_recorded_patient_and_from_models_that_did_not_see_them(
+        cohort: pd.DataFrame) -> None:
+    import xgboost as xgb
+
+    has_y = cohort["alsfrs_r_slope_3_12"].notna()
+    train = cohort.loc[has_y].reset_index(drop=True).iloc[:400]
+    x = train[list(S.BASELINE_NAMES)]
+    deriver = BaselineFeatures().fit(x)
+    y = train["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
+    folds = cv_folds(train, n_folds=3, seed=1)
+    params = BoosterParams(n_estimators=120, max_depth=3, learning_rate=0.1)
+    fitted = fit_slope_on_sparse_copies(deriver, x, y, SlopeConfig(conformal=True), params, folds,
+                                        SparsityConfig(blanked_copies=2), seed=3)
+    oof = fitted.out_of_fold_point
+    assert oof is not None
+    assert oof.shape == (len(x),)  # the recorded patients only, not their blanked copies
+    in_sample = fitted.component.predict(xgb.DMatrix(deriver.transform(x), missing=np.nan, nthread=1))[1]
+    # A booster fits the rows it was trained on; rows scored out of fold carry the larger, honest error.
+    assert np.sqrt(np.mean((oof - y) ** 2)) > 1.05 * np.sqrt(np.mean((in_sample - y) ** 2))
+    without = fit_slope_on_sparse_copies(deriver, x, y, SlopeConfig(conformal=False), params, folds,
+                                         SparsityConfig(blanked_copies=2), seed=3)
+    assert without.out_of_fold_point is None
