@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from features.model.bundle import ANSWER_DECIMALS, StratifierModel
-from features.model.heldout import HeldOutSummary, SlopeBin, SurvivalBin
+from features.model.heldout import HeldOutSummary, OutcomeShareBin, SlopeBin, SurvivalBin
 from features.project import MODEL_NAME
 from trialdesign import power as P
 from trialdesign.design import Design, DesignError, keep_label
@@ -125,25 +125,73 @@ def slope_calibration(bins: list[SlopeBin]) -> SlopeCalibration:
     return SlopeCalibration(a=a, b=slope, c0=float(c0), c1=float(c1), floor=overall / 5.0, n=n)
 
 
-def enrolled_slope_stats(cal: SlopeCalibration, pred: np.ndarray) -> SlopeStats:
-    """Expected outcome mean, SD and correlation with the prediction among candidates with predictions ``pred``.
+@dataclass(frozen=True)
+class OutcomeShare:
+    """P(slope outcome observed | predicted slope) = expit(c0 + c1 * pred), pred in points/month."""
+
+    c0: float
+    c1: float
+
+    def __call__(self, pred: np.ndarray) -> np.ndarray:
+        """Probability (0-1) that a candidate with predicted slope ``pred`` yields a slope outcome."""
+        return np.asarray(1.0 / (1.0 + np.exp(-(self.c0 + self.c1 * np.asarray(pred, dtype=float)))))
+
+
+def outcome_share(bins: tuple[OutcomeShareBin, ...] | list[OutcomeShareBin], iterations: int = 50) -> OutcomeShare:
+    """Binomial logistic regression of having a slope outcome on the predicted slope, fitted on the held-out bins.
+
+    Two parameters over all held-out patients, so a bin of 10 patients does not carry its own noisy share. Without
+    bins (a bundle from before they existed) every candidate is assumed to yield an outcome: the plan is then as
+    before, and its ``outcome_observed_share`` is 1.
+    """
+    if not bins:
+        return OutcomeShare(c0=math.inf, c1=0.0)
+    x = np.array([b.mean_pred for b in bins])
+    n = np.array([b.n for b in bins], dtype=float)
+    k = np.array([b.n_with_outcome for b in bins], dtype=float)
+    design = np.column_stack([np.ones_like(x), x])
+    beta = np.array([math.log((k.sum() + 0.5) / (n.sum() - k.sum() + 0.5)), 0.0])
+    for _ in range(iterations):  # Newton-Raphson on the grouped binomial likelihood
+        p = 1.0 / (1.0 + np.exp(-(design @ beta)))
+        info = design.T @ (design * (n * p * (1.0 - p))[:, None])
+        step = np.linalg.solve(info + 1e-9 * np.eye(2), design.T @ (k - n * p))
+        beta = beta + step
+        if float(np.abs(step).max()) < 1e-10:
+            break
+    return OutcomeShare(c0=float(beta[0]), c1=float(beta[1]))
+
+
+def _weighted_mean(values: np.ndarray, weights: np.ndarray | None) -> float:
+    return float(np.average(values, weights=weights))
+
+
+def enrolled_slope_stats(cal: SlopeCalibration, pred: np.ndarray, weights: np.ndarray | None = None) -> SlopeStats:
+    """Expected outcome mean, SD and correlation with the prediction among the analysed candidates.
 
     mean = a + b * mean(pred); SD^2 = b^2 var(pred) + mean(var(e | pred)); rho = b sd(pred) / SD. The candidates'
     own predictions carry the enrolment cut exactly; only the calibration comes from the held-out patients.
+    ``weights`` (each candidate's probability of yielding a slope outcome, :func:`outcome_share`) make these the
+    moments of the patients the analysis will have: fast progressors, more often without an outcome, count less.
     """
-    explained = cal.b**2 * float(np.var(pred))
-    residual = float(cal.residual_variance(pred).mean())
+    mean_pred = _weighted_mean(pred, weights)
+    explained = cal.b**2 * _weighted_mean((pred - mean_pred) ** 2, weights)
+    residual = _weighted_mean(cal.residual_variance(pred), weights)
     sd = math.sqrt(explained + residual)
-    return SlopeStats(n=cal.n, mean_pred=float(pred.mean()), mean_obs=cal.a + cal.b * float(pred.mean()), sd_obs=sd,
+    return SlopeStats(n=cal.n, mean_pred=mean_pred, mean_obs=cal.a + cal.b * mean_pred, sd_obs=sd,
                       rho=math.copysign(math.sqrt(explained), cal.b) / sd if sd > 0 else 0.0)
 
 
-def strata_r2(cal: SlopeCalibration, pred: np.ndarray, stratum: np.ndarray, sd: float) -> float:
-    """Share of the enrolled patients' outcome variance that lies between the randomisation strata (expected
-    outcome per stratum from the calibration line; 0 when one stratum holds everyone)."""
+def strata_r2(cal: SlopeCalibration, pred: np.ndarray, stratum: np.ndarray, sd: float,
+              weights: np.ndarray | None = None) -> float:
+    """Share of the analysed patients' outcome variance that lies between the randomisation strata (expected
+    outcome per stratum from the calibration line, strata and patients weighted by ``weights``; 0 when one
+    stratum holds everyone)."""
+    w = np.ones(len(pred)) if weights is None else np.asarray(weights, dtype=float)
     expected = cal.a + cal.b * pred
-    overall = float(expected.mean())
-    between = sum(float((stratum == s).mean()) * (float(expected[stratum == s].mean()) - overall) ** 2
+    overall = _weighted_mean(expected, w)
+    total = float(w.sum())
+    between = sum(float(w[stratum == s].sum()) / total
+                  * (_weighted_mean(expected[stratum == s], w[stratum == s]) - overall) ** 2
                   for s in np.unique(stratum))
     return between / (sd * sd) if sd > 0 else 0.0
 
@@ -155,11 +203,14 @@ def slope_designs(model: StratifierModel, pool: ScoredPool, design: Design, summ
         raise PlanningUnavailable(f"only {summary.n_slope} held-out patients with a slope outcome; at least "
                                   f"{MIN_HELD_OUT} are needed to plan (retrain on a larger cohort)")
     cal = slope_calibration(bins)
+    share_of = outcome_share(summary.outcome_share_bins)
     out = []
     for f in design.keep:
         mask = pool.enrolled[f]
-        st = enrolled_slope_stats(cal, pool.slope[mask])
-        r2 = strata_r2(cal, pool.slope[mask], pool.stratum[mask], st.sd_obs)
+        weights = share_of(pool.slope[mask])
+        share = float(weights.mean())
+        st = enrolled_slope_stats(cal, pool.slope[mask], weights)
+        r2 = strata_r2(cal, pool.slope[mask], pool.stratum[mask], st.sd_obs, weights)
         outcome_mean = st.mean_obs
         delta = design.effect * abs(outcome_mean)
         for adjustment in ("none", "prognostic"):
@@ -168,7 +219,7 @@ def slope_designs(model: StratifierModel, pool: ScoredPool, design: Design, summ
                                    strata_r2=r2)
             planned = P.t_test_power(n, delta, st.sd_obs, design.alpha, rho=st.rho, adjusted=adjusted,
                                      strata_r2=r2)
-            entry = _entry(f, adjustment, "slope", n, design, planned)
+            entry = _entry(f, adjustment, "slope", n, design, planned, outcome_observed_share=share)
             entry.update({"outcome_mean": outcome_mean, "outcome_sd": st.sd_obs, "treatment_shift": delta,
                           "held_out_patients": st.n})
             if adjusted:
@@ -307,13 +358,21 @@ def _scale_for(cum_end: np.ndarray, target: float) -> float:
     return math.sqrt(lo * hi)
 
 
-def _entry(f: float, adjustment: str, endpoint: str, n_analysed: int, design: Design, planned: float,
-           ) -> dict[str, Any]:
-    n = P.with_dropout(n_analysed, design.dropout)
-    return {"keep_fraction": f, "adjustment": adjustment, "analysis": ANALYSES[(endpoint, adjustment)],
-            "n_per_arm": n, "n_total": 2 * n, "n_analysed_per_arm": n_analysed,
-            "screened_per_enrolled": 1.0 / f, "n_screened": math.ceil(2 * n / f - 1e-9),
-            "planned_power": planned}
+def _entry(f: float, adjustment: str, endpoint: str, n_analysed: int, design: Design, planned: float, *,
+           outcome_observed_share: float | None = None) -> dict[str, Any]:
+    """One design of the plan. The enrolled lose ``design.dropout`` at random and, for the slope endpoint, those
+    who yield no slope outcome (``outcome_observed_share`` of the rest yield one): n per arm covers both."""
+    kept = 1.0 - design.dropout
+    if outcome_observed_share is not None:
+        kept *= outcome_observed_share
+    n = P.with_dropout(n_analysed, 1.0 - kept)
+    entry = {"keep_fraction": f, "adjustment": adjustment, "analysis": ANALYSES[(endpoint, adjustment)],
+             "n_per_arm": n, "n_total": 2 * n, "n_analysed_per_arm": n_analysed,
+             "screened_per_enrolled": 1.0 / f, "n_screened": math.ceil(2 * n / f - 1e-9),
+             "planned_power": planned}
+    if outcome_observed_share is not None:
+        entry["outcome_observed_share"] = outcome_observed_share
+    return entry
 
 
 def slope_held_out_source(summary: HeldOutSummary, run_id: Any) -> str:
@@ -324,6 +383,19 @@ def slope_held_out_source(summary: HeldOutSummary, run_id: Any) -> str:
     return (f"held-out patients of run {run_id} with a slope outcome (n = {summary.n_slope}: "
             f"{summary.n_slope - n_oof} of the test split, predicted by the model, and {n_oof} training patients, "
             "each predicted by the cross-validation model that did not see them)")
+
+
+def outcome_share_source(summary: HeldOutSummary, run_id: Any) -> str:
+    """Where the share of enrolled candidates expected to yield a slope outcome comes from, in words."""
+    if not summary.outcome_share_bins:
+        return (f"not known for run {run_id} (trained before it was recorded): every enrolled candidate is assumed "
+                "to yield a slope outcome; retrain for a plan that counts deaths and missing visits")
+    n = sum(b.n for b in summary.outcome_share_bins)
+    k = sum(b.n_with_outcome for b in summary.outcome_share_bins)
+    return (f"held-out test split of run {run_id}: {k} of {n} patients had a slope outcome (months 3-12; the others "
+            "died or had no visit in the window); a logistic regression of having one on the predicted slope, "
+            "averaged over the enrolled candidates; the analysed patients' mean, SD and rho are weighted by it. "
+            "It reflects the training cohort's follow-up: a trial with scheduled visits may lose fewer")
 
 
 def make_plan(model: StratifierModel, pool: ScoredPool, design: Design) -> dict[str, Any]:
@@ -341,7 +413,8 @@ def make_plan(model: StratifierModel, pool: ScoredPool, design: Design) -> dict[
         how = ("the calibration of observed on predicted slope (line, residual variance by predicted slope) fitted "
                f"on the {held}, applied to the enrolled candidates' predicted slopes")
         sources = {"rho_source": f"{held}: {how}", "outcome_sd_source": f"{held}: {how}",
-                   "outcome_mean_source": f"{held}: {how}"}
+                   "outcome_mean_source": f"{held}: {how}",
+                   "outcome_observed_share_source": outcome_share_source(summary, run_id)}
     else:
         designs = survival_designs(model, pool, design, summary)
         held = f"held-out test split of run {run_id} (n = {summary.n_survival} patients with a survival outcome)"

@@ -39,10 +39,12 @@ Strata: {{ plan.pool.strata }}.</p>
 {% endif %}{% endfor %}; boundaries {{ plan.pool.stratum_boundaries }}.</p>
 <h2>Where the numbers come from</h2>
 <ul>{% for k, v in plan.sources.items() %}<li><b>{{ k }}</b>: {{ v }}</li>{% endfor %}</ul>
-<p class="note">n_per_arm includes the dropout inflation n / (1 - dropout); planned_power is the power of the
-analysed patients at that size. Check any plan by simulation (<code>alsstrat trial simulate</code>) before relying
-on it. LCN2 effects in humans are unvalidated hypotheses: a model using LCN2 plans with the held-out performance of
-simulated or registry data, not with a validated biomarker.</p>
+<p class="note">n_per_arm includes the dropout inflation n / (1 - dropout) and, for the slope endpoint, the
+enrolled who yield no slope outcome (died or no visit in months 3-12): n / ((1 - dropout) outcome_observed_share);
+planned_power is the power of the analysed patients at that size. Check any plan by simulation
+(<code>alsstrat trial simulate</code>) before relying on it. LCN2 effects in humans are unvalidated hypotheses:
+a model using LCN2 plans with the held-out performance of simulated or registry data, not with a validated
+biomarker.</p>
 </body></html>
 """
 

@@ -6,7 +6,9 @@ loses each patient to dropout with the design's probability, and analyses the re
 
 * slope endpoint: each patient's *observed* ALSFRS-R slope (points/month, the cohort's outcome), plus the planted
   shift Delta = effect * |mean observed slope of the population's enrolled patients| in the treated arm; analysed by
-  a two-sample t-test (``none``) or ANCOVA on the prognostic score (``prognostic``);
+  a two-sample t-test (``none``) or ANCOVA on the prognostic score (``prognostic``). Patients without an observed
+  slope (died, or no visit in months 3-12) are enrolled and randomised like the others and then missing from the
+  analysis, on top of the random dropout: the plan's ``outcome_observed_share`` must account for them;
 * survival endpoint: event times drawn from the simulator's own model of each patient (Weibull proportional hazards
   in time since onset, the patient's planted hazard multiplier, alive at the landmark), the treated arm's hazard
   multiplied by the conditional hazard ratio that makes the *marginal* hazard ratio of the population's enrolled
@@ -39,7 +41,7 @@ class Population:
     Attributes
     ----------
     slope : ndarray
-        Observed ALSFRS-R slope outcome (points/month); NaN where the cohort has none (never enrolled then).
+        Observed ALSFRS-R slope outcome (points/month); NaN where the cohort has none (enrolled, then missing).
     months_since_onset : ndarray
         Months from symptom onset to the landmark.
     hazard_multiplier : ndarray
@@ -233,21 +235,23 @@ def run_trials(design: Design, pool: ScoredPool, pop: Population, entry: dict[st
         Plant no effect (type-I error).
     """
     rng = np.random.default_rng(seed)
-    mask = pool.enrolled[float(entry["keep_fraction"])]
+    eligible = np.flatnonzero(pool.enrolled[float(entry["keep_fraction"])])
     slope_endpoint = design.endpoint == "slope"
-    if slope_endpoint:
-        mask = mask & np.isfinite(pop.slope)
-    eligible = np.flatnonzero(mask)
     n_enrol = 2 * int(entry["n_per_arm"])
     replace = n_enrol > len(eligible)
     adjusted = entry["adjustment"] == "prognostic"
-    shift = 0.0 if null else design.effect * abs(float(np.mean(pop.slope[eligible]))) if slope_endpoint else 0.0
+    # Enrolment does not know who will yield a slope outcome: those who die or miss the window are enrolled,
+    # randomised and lost, as in a trial. The planted shift is relative to the mean of those who yield one.
+    with_slope = eligible[np.isfinite(pop.slope[eligible])]
+    shift = 0.0 if null or not slope_endpoint else design.effect * abs(float(np.mean(pop.slope[with_slope])))
     hr = 1.0 if null or slope_endpoint else planted_hazard_ratio(design, pool, pop, entry["keep_fraction"])
     rejections = 0
     for _ in range(n_trials):
         idx = rng.choice(eligible, size=n_enrol, replace=replace)
         arm = stratified_arms(pool.stratum[idx], rng)
         kept = rng.random(n_enrol) >= design.dropout
+        if slope_endpoint:
+            kept &= np.isfinite(pop.slope[idx])
         idx, arm = idx[kept], arm[kept]
         if slope_endpoint:
             y = pop.slope[idx] + shift * arm

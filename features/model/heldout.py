@@ -44,6 +44,20 @@ class SlopeBin:
 
 
 @dataclass(frozen=True)
+class OutcomeShareBin:
+    """Held-out patients with adjacent predicted slopes, with or without an observed slope outcome.
+
+    A patient who dies or has no visit in months 3-12 has no slope outcome; such patients are mostly fast
+    progressors, so the share with an outcome falls with the predicted slope, and a trial loses them from the
+    analysis whatever its dropout.
+    """
+
+    n: int
+    n_with_outcome: int
+    mean_pred: float
+
+
+@dataclass(frozen=True)
 class SurvivalBin:
     """Held-out patients with adjacent predicted risk: mean log-time prediction and calibration per horizon.
 
@@ -73,12 +87,16 @@ class HeldOutSummary:
         How many of the slope bins' patients are training patients predicted out of fold (by the cross-validation
         model that did not see them); the rest are the test split, predicted by the model itself. 0 in bundles
         from before the pooling (test split only).
+    outcome_share_bins : tuple of OutcomeShareBin
+        Every test-split patient, with or without a slope outcome, sorted by predicted slope (fastest decline
+        first): how the share with an outcome depends on the prediction. Empty in bundles from before it.
     """
 
     slope_bins: tuple[SlopeBin, ...]
     survival_bins: tuple[SurvivalBin, ...]
     horizons_months: tuple[float, ...] = HORIZONS_MONTHS
     slope_out_of_fold: int = 0
+    outcome_share_bins: tuple[OutcomeShareBin, ...] = ()
 
     @property
     def n_slope(self) -> int:
@@ -114,6 +132,27 @@ def summarise_slopes(pred: np.ndarray, obs: np.ndarray, min_size: int = MIN_BIN_
     return tuple(SlopeBin(n=len(i), sum_pred=float(pred[i].sum()), sum_obs=float(obs[i].sum()),
                           sum_pred2=float((pred[i] ** 2).sum()), sum_obs2=float((obs[i] ** 2).sum()),
                           sum_pred_obs=float((pred[i] * obs[i]).sum()))
+                 for i in _bins(order, min_size))
+
+
+def summarise_outcome_share(pred: np.ndarray, has_outcome: np.ndarray,
+                            min_size: int = MIN_BIN_PATIENTS) -> tuple[OutcomeShareBin, ...]:
+    """Outcome-share bins over held-out patients with or without a slope outcome, fastest predicted decline first.
+
+    Parameters
+    ----------
+    pred : ndarray
+        Predicted ALSFRS-R slope (points/month) of every held-out patient.
+    has_outcome : ndarray of bool
+        Whether the patient has an observed slope outcome (months 3-12 after the landmark).
+    min_size : int
+        Fewest patients per bin.
+    """
+    pred, has_outcome = np.asarray(pred, dtype=float), np.asarray(has_outcome, dtype=bool)
+    if len(pred) < min_size:
+        return ()
+    order = np.argsort(pred, kind="stable")
+    return tuple(OutcomeShareBin(n=len(i), n_with_outcome=int(has_outcome[i].sum()), mean_pred=float(pred[i].mean()))
                  for i in _bins(order, min_size))
 
 

@@ -126,14 +126,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "keep_fraction": {"type": "number", "description": "Fraction of the pool enrolled (0-1)."},
                 "adjustment": {"type": "string", "description": "none, or prognostic (adjusted for the score)."},
                 "analysis": {"type": "string", "description": "The planned test, in words."},
-                "n_per_arm": {"type": "integer", "description": "Patients to enrol per arm (dropout included)."},
+                "n_per_arm": {"type": "integer", "description": "Patients to enrol per arm (dropout and, for the "
+                                                                "slope endpoint, missing outcomes included)."},
                 "n_total": _INT, "n_analysed_per_arm": _INT,
                 "screened_per_enrolled": {"type": "number", "description": "Candidates screened per patient "
                                                                            "enrolled."},
                 "n_screened": {"type": "integer", "description": "Candidates to screen in total."},
                 "planned_power": _NUM}, closed=False,
-                description="Slope designs add outcome_mean, outcome_sd (points/month), rho; survival designs add "
-                            "events_required and event probabilities.")},
+                description="Slope designs add outcome_mean, outcome_sd (points/month), rho and "
+                            "outcome_observed_share (0-1, the enrolled expected to yield a slope outcome); survival "
+                            "designs add events_required and event probabilities.")},
         }, required=["designs"], closed=False,
             description="The plan (the same as ``alsstrat trial plan`` writes): design, pool, sources, designs."),
         "candidates": {"type": "array", "description": "Every candidate, in input order.", "items": _obj({

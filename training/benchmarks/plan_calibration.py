@@ -6,9 +6,11 @@ ablation is skipped, it does not touch the slope model), then score an independe
 keep fraction, the planner's outcome mean, SD and rho among the enrolled with the cohort's observed ones. The
 sample size a design needs scales with SD^2 / Delta^2 (t-test) or SD^2 (1 - rho^2) / Delta^2 (ANCOVA), Delta =
 effect x |mean|, so the ratio of the planner's to the cohort's value is the factor by which the plan's n is off
-(1.10: 10 % more patients than needed, about +3-4 points of power at 80 %). Two held-out summaries are compared:
-the test split alone (the planner's input before) and the test split pooled with the training patients predicted
-out of fold (what the bundle keeps now).
+(1.10: 10 % more patients than needed, about +3-4 points of power at 80 %). Three planners are compared: the test
+split alone with every enrolled candidate counted (the planner before), the test split pooled with the training
+patients predicted out of fold, and the pooled summary with each enrolled candidate weighted by the probability of
+yielding a slope outcome (what ``alsstrat trial plan`` does now; its ``n_enrolled_ratio_ancova`` also compares the
+patients to enrol, analysed / outcome share, with the cohort's).
 
 ``python -m training.benchmarks.plan_calibration --seeds 3101-3104`` prints one JSON object per seed and keep
 fraction.
@@ -30,7 +32,7 @@ from training.data.load import load_training_data
 from training.evaluation.outcomes import Outcomes
 from training.fit.train import fit_and_evaluate
 from trialdesign.design import Design
-from trialdesign.plan import enrolled_slope_stats, slope_calibration
+from trialdesign.plan import enrolled_slope_stats, outcome_share, slope_calibration
 from trialdesign.pool import score_pool
 
 KEEP = (1.0, 0.75, 0.5)
@@ -72,13 +74,25 @@ def measure(seed: int, *, n_patients: int, independent_patients: int,
         truth = _n_factors(float(y.mean()), float(y.std(ddof=1)), rho)
         row: dict[str, Any] = {"seed": seed, "keep_fraction": f, "cohort_mean": round(float(y.mean()), 3),
                                "cohort_sd": round(float(y.std(ddof=1)), 3), "cohort_rho": round(rho, 3)}
-        for label, summary in (("test_split", test_only), ("pooled", pooled)):
-            st = enrolled_slope_stats(slope_calibration(list(summary.slope_bins)), pool.slope[enrolled])
+        cohort_share = float(has.sum() / enrolled.sum())
+        row["cohort_outcome_share"] = round(cohort_share, 3)
+        share_of = outcome_share(pooled.outcome_share_bins)
+        weights_of = share_of(pool.slope[enrolled])
+        variants = (("test_split", test_only, None), ("pooled", pooled, None),
+                    ("test_split_weighted", test_only, weights_of), ("pooled_weighted", pooled, weights_of))
+        for label, summary, weights in variants:
+            st = enrolled_slope_stats(slope_calibration(list(summary.slope_bins)), pool.slope[enrolled], weights)
             plan = _n_factors(st.mean_obs, st.sd_obs, st.rho)
-            row[label] = {"held_out_patients": summary.n_slope, "mean": round(st.mean_obs, 3),
-                          "sd": round(st.sd_obs, 3), "rho": round(st.rho, 3),
-                          "n_ratio_t_test": round(plan[0] / truth[0], 3),
-                          "n_ratio_ancova": round(plan[1] / truth[1], 3)}
+            entry = {"held_out_patients": summary.n_slope, "mean": round(st.mean_obs, 3),
+                     "sd": round(st.sd_obs, 3), "rho": round(st.rho, 3),
+                     "n_ratio_t_test": round(plan[0] / truth[0], 3),
+                     "n_ratio_ancova": round(plan[1] / truth[1], 3)}
+            if weights is not None:
+                # patients to enrol: analysed / share; the cohort's own share is the truth
+                share = float(weights.mean())
+                entry["outcome_share"] = round(share, 3)
+                entry["n_enrolled_ratio_ancova"] = round(plan[1] / share / (truth[1] / cohort_share), 3)
+            row[label] = entry
         rows.append(row)
     return rows
 

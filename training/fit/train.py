@@ -22,7 +22,13 @@ from features import spec as S
 from features.errors import UserInputError
 from features.model.bundle import StratifierModel, SurvivalComponent
 from features.model.derive import BaselineFeatures
-from features.model.heldout import HORIZONS_MONTHS, HeldOutSummary, summarise_slopes, summarise_survival
+from features.model.heldout import (
+    HORIZONS_MONTHS,
+    HeldOutSummary,
+    summarise_outcome_share,
+    summarise_slopes,
+    summarise_survival,
+)
 from training.config import TrainConfig
 from training.data.load import TrainingData, load_training_data
 from training.data.splits import Split, cv_folds, holdout_split
@@ -311,13 +317,15 @@ def held_out_summary(model: StratifierModel, pred: dict[str, Any], out_test: Out
         pred_slope = np.concatenate([pred_slope, out_of_fold[0]])
         obs_slope = np.concatenate([obs_slope, out_of_fold[1]])
     slope_bins = summarise_slopes(pred_slope, obs_slope)
+    share_bins = summarise_outcome_share(pred["p50"], has_y)
     survival_bins: tuple[Any, ...] = ()
     if model.survival is not None:
         ok = out_test.has_followup
         t, e = out_test.followup()
         mu = pred["mu"][ok]
         survival_bins = summarise_survival(mu, model.survival.survival_at(mu, HORIZONS_MONTHS), t, e)
-    return HeldOutSummary(slope_bins=slope_bins, survival_bins=survival_bins, slope_out_of_fold=n_oof)
+    return HeldOutSummary(slope_bins=slope_bins, survival_bins=survival_bins, slope_out_of_fold=n_oof,
+                          outcome_share_bins=share_bins)
 
 
 MIN_SLOPE_PATIENTS = 50

@@ -466,7 +466,8 @@
     ["n_total", "Patients in total"], ["screened_per_enrolled", "Screened per enrolled"],
     ["n_screened", "Candidates to screen"], ["events_required", "Events required"],
     ["outcome_mean", "Outcome mean (points/month)"], ["outcome_sd", "Outcome SD (points/month)"],
-    ["rho", "Score\u2013outcome correlation \u03c1"], ["planned_power", "Planned power"]];
+    ["rho", "Score\u2013outcome correlation \u03c1"],
+    ["outcome_observed_share", "Share of enrolled with a slope outcome"], ["planned_power", "Planned power"]];
 
   function designLabel(d) {
     const adjusted = d.adjustment === "none" ? "unadjusted" : d.adjustment === "prognostic" ? "score-adjusted"
