@@ -129,7 +129,7 @@ def cox_martingale_residuals(time: np.ndarray, event: np.ndarray, covariate: np.
     covariate : ndarray
         The one covariate (centred inside; its unit sets the coefficient's only).
     iterations : int
-        At most this many Newton steps (the virtual trials' fits converge in at most 7). The test of
+        At most this many Newton steps (the virtual trials' fits converge in at most 8). The test of
         :func:`cox_arm_score` stays valid even at an unconverged fit: it needs only residuals that ignore the arm.
 
     Returns
