@@ -45,7 +45,7 @@ ANALYSES = {("slope", "none"): "two-sample t-test on the slope",
             ("slope", "prognostic"): "ANCOVA: slope ~ arm + prognostic score (PROCOVA)",
             ("survival", "none"): "log-rank test",
             ("survival", "prognostic"): "Cox model: hazard ~ arm + prognostic score (predicted log survival time); "
-                                        "robust score test of the arm"}
+                                        "score test of the arm, re-randomisation variance within the strata"}
 
 
 @dataclass(frozen=True)
