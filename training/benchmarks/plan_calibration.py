@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from features import spec as S
 from features.model.heldout import HeldOutSummary, summarise_slopes
@@ -43,6 +44,14 @@ def _n_factors(mean: float, sd: float, rho: float) -> tuple[float, float]:
     return (sd / mean) ** 2, (sd * sd * (1.0 - rho * rho)) / (mean * mean)
 
 
+def candidate_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The cohort's baseline fields as candidate rows (missing fields left out, numpy scalars as Python ones),
+    as the service reads a cohort table."""
+    frame = table[list(S.BASELINE_NAMES)].astype(object)
+    return [{str(k): (v.item() if hasattr(v, "item") else v) for k, v in row.items() if not pd.isna(v)}
+            for row in frame.to_dict(orient="records")]
+
+
 def measure(seed: int, *, n_patients: int, independent_patients: int,
             blanked_copies: int | None = None) -> list[dict[str, Any]]:
     """Planner against independent cohort for one training seed; one dict per keep fraction."""
@@ -60,10 +69,8 @@ def measure(seed: int, *, n_patients: int, independent_patients: int,
                                survival_bins=())
     cohort = independent_cohort(seed, n_patients=independent_patients, scenario=cfg.data.simulate.scenario,
                                 landmark=model.landmark.name)
-    from serving.batch import frame_rows
-
     design = Design(endpoint="slope", keep=KEEP)
-    pool = score_pool(model, frame_rows(cohort.table), design)
+    pool = score_pool(model, candidate_rows(cohort.table), design)
     observed = cohort.table["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
     rows = []
     for f in KEEP:
