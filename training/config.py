@@ -49,7 +49,7 @@ class SplitConfig(Strict):
 
 
 class SubtypeConfig(Strict):
-    """Gaussian mixture on standardised baseline features; K by BIC among the stable solutions."""
+    """t (or Gaussian) mixture on standardised baseline features; K by BIC among the stable solutions."""
 
     features: tuple[str, ...] = Field(
         ("ln_nfl_blood_pg_ml", "ln_lcn2_blood_ng_ml", "dfrs_pre_slope_points_per_month"),
@@ -71,6 +71,9 @@ class SubtypeConfig(Strict):
         "needs a BIC more than 10 lower, 'very strong' evidence on Kass & Raftery's (1995) scale."))
     covariance_type: Literal["full"] = Field("full", description=(
         "Full covariances (the only kind the missing-value EM fits)."))
+    t_dof: float | None = Field(None, gt=0, description=(
+        "Degrees of freedom of multivariate t mixture components, fixed (not estimated); null: Gaussian "
+        "components."))
     reg_covar: float = Field(0.01, gt=0, description=(
         "Variance floor added to each component's covariance, in units of the standardised features. Missing "
         "values are filled with the training median, which puts a point mass at the median; with a tiny floor "
