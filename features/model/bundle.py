@@ -100,8 +100,8 @@ class SubtypeInfo:
 
 @dataclass
 class SubtypeComponent:
-    """Gaussian mixture on standardised derived features (missing values marginalised out; older models
-    fill them with the training medians).
+    """Gaussian or multivariate t mixture on standardised derived features (missing values marginalised out;
+    older models fill them with the training medians).
 
     Attributes
     ----------
@@ -120,6 +120,9 @@ class SubtypeComponent:
     marginalise : bool
         True: a missing feature is marginalised out of each component's density (:mod:`features.model.mixture`);
         False (older models): it is filled with the training median ``fill``.
+    dof : float or None
+        Degrees of freedom of multivariate t components (``gmm``'s covariances are then their scale matrices);
+        None (older models): Gaussian components.
     """
 
     columns: np.ndarray
@@ -130,6 +133,7 @@ class SubtypeComponent:
     subtypes: list[SubtypeInfo]
     log_offset: np.ndarray | None = None
     marginalise: bool = False
+    dof: float | None = None
 
     def standardise(self, z: np.ndarray) -> np.ndarray:
         """The clustering features of ``z``, transformed and standardised (NaN kept when marginalising)."""
@@ -147,9 +151,10 @@ class SubtypeComponent:
         """Membership probabilities, shape (n, K); rows sum to 1.
 
         Rows with every clustering feature are computed directly from the fitted mixture's means, weights and
-        precision Cholesky factors: the same numbers as ``gmm.predict_proba`` (a test checks it) without
-        scikit-learn's per-call validation, which costs more than the arithmetic for one candidate. Rows missing a
-        feature (when marginalising) are scored on the features they have (:mod:`features.model.mixture`).
+        precision Cholesky factors: for Gaussian components the same numbers as ``gmm.predict_proba`` (a test
+        checks it) without scikit-learn's per-call validation, which costs more than the arithmetic for one
+        candidate. Rows missing a feature (when marginalising) are scored on the features they have
+        (:mod:`features.model.mixture`). t components (``dof`` set) are scored with the t density throughout.
         """
         x = self.standardise(z)
         gmm = self.gmm
@@ -158,7 +163,8 @@ class SubtypeComponent:
             from features.model.mixture import memberships
 
             out = np.empty((len(x), len(gmm.weights_)))
-            out[incomplete] = memberships(x[incomplete], gmm.weights_, gmm.means_, gmm.covariances_)
+            out[incomplete] = memberships(x[incomplete], gmm.weights_, gmm.means_, gmm.covariances_,
+                                          dof=self.dof)
             if (~incomplete).any():
                 out[~incomplete] = self._complete_probabilities(x[~incomplete])
             return out
@@ -173,8 +179,14 @@ class SubtypeComponent:
         # log N(x | mean_k, cov_k) = -0.5 * (F ln 2 pi + |(x - mean_k) chol_k|^2) + ln det chol_k, for all k at once
         y = np.matmul(x[None, :, :] - gmm.means_[:, None, :], chol)  # (K, n, F)
         log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-        const = -0.5 * x.shape[1] * np.log(2 * np.pi) + log_det + np.log(gmm.weights_)
-        log_prob = (const[:, None] - 0.5 * (y * y).sum(axis=2)).T
+        if self.dof is not None:  # t components (older pickles read the class default, None)
+            from features.model.mixture import log_kernel
+
+            delta = (y * y).sum(axis=2).T  # (n, K)
+            log_prob = (log_det + np.log(gmm.weights_))[None, :] + log_kernel(delta, x.shape[1], self.dof)
+        else:
+            const = -0.5 * x.shape[1] * np.log(2 * np.pi) + log_det + np.log(gmm.weights_)
+            log_prob = (const[:, None] - 0.5 * (y * y).sum(axis=2)).T
         log_prob -= log_prob.max(axis=1, keepdims=True)
         prob = np.exp(log_prob)
         return np.asarray(prob / prob.sum(axis=1, keepdims=True))

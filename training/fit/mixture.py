@@ -1,12 +1,21 @@
-"""Maximum-likelihood Gaussian mixtures on data with missing values (EM with the missing features marginalised).
+"""Maximum-likelihood Gaussian or Student-t mixtures on data with missing values (EM, missing features marginalised).
 
 The E-step scores each patient on the features they have (:func:`features.model.mixture.component_log_densities`);
 the M-step uses each component's conditional expectation of the missing features and adds their conditional
 covariance (Ghahramani & Jordan 1994, "Supervised learning from incomplete data via an EM approach"). With no
-missing value this is the ordinary EM of ``sklearn.mixture.GaussianMixture`` (full covariances).
+missing value and Gaussian components this is the ordinary EM of ``sklearn.mixture.GaussianMixture`` (full
+covariances).
 
-The result is returned as a fitted ``GaussianMixture`` (weights, means, covariances and precision Cholesky factors
-set), so the bundle keeps one mixture type and complete rows are scored exactly as before.
+With ``dof`` finite the components are multivariate t with fixed degrees of freedom (the ECM of Peel & McLachlan
+2000, "Robust mixture modelling using the t distribution", with missing values as in Liu & Rubin 1995): each
+patient's contribution to a component's mean and scale matrix is further weighted by
+``u = (dof + p) / (dof + delta)`` (p observed features, delta their squared Mahalanobis distance), so patients far
+out in a component's tail pull it less. The conditional covariance of the missing features given ``u`` is the
+Gaussian one divided by ``u``, so it enters the scale matrix unweighted.
+
+The result is returned as a fitted ``GaussianMixture`` holding the weights, means and covariances (for t
+components: the scale matrices) and precision Cholesky factors, so the bundle keeps one parameter container; the
+component family travels beside it (``SubtypeComponent.dof``).
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from scipy.special import logsumexp
 from sklearn.cluster import kmeans_plusplus
 from sklearn.mixture import GaussianMixture
 
-from features.model.mixture import component_log_densities, missing_patterns
+from features.model.mixture import is_t, log_densities_and_distances, missing_patterns
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,8 @@ class MixtureFit:
     log_likelihood: float
     bic: float
     iterations: int
+    dof: float | None = None
+    """Degrees of freedom of t components (fixed, not estimated); None: Gaussian components."""
 
 
 def n_parameters(k: int, n_features: int) -> int:
@@ -37,10 +48,14 @@ def n_parameters(k: int, n_features: int) -> int:
 
 
 def _m_step(x: np.ndarray, resp: np.ndarray, means: np.ndarray, covs: np.ndarray,
-            patterns: list[tuple[np.ndarray, np.ndarray]], reg_covar: float) -> tuple[np.ndarray, ...]:
+            patterns: list[tuple[np.ndarray, np.ndarray]], reg_covar: float,
+            u: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Weights, means and covariances (scale matrices) from responsibilities ``resp`` and, for t components,
+    the E-step's tail weights ``u`` (None: all 1, the Gaussian M-step)."""
     n, f = x.shape
     k = resp.shape[1]
     nk = resp.sum(axis=0) + 10 * np.finfo(float).eps
+    ru = resp if u is None else resp * u
     filled = np.repeat(x[None, :, :], k, axis=0)  # (K, n, F): each component's expectation of the missing values
     extra = np.zeros((k, f, f))  # responsibility-weighted conditional covariances of the missing values
     for observed, rows in patterns:
@@ -59,9 +74,10 @@ def _m_step(x: np.ndarray, resp: np.ndarray, means: np.ndarray, covs: np.ndarray
         centred = x[np.ix_(rows, oi)][None, :, :] - means[:, None, oi]  # (K, rows, |o|)
         filled[:, rows[:, None], mi[None, :]] = means[:, None, mi] + centred @ np.transpose(gain, (0, 2, 1))
         extra[:, mi[:, None], mi[None, :]] += weight * (s_mm - gain @ np.transpose(s_mo, (0, 2, 1)))
-    new_means = np.einsum("nk,knf->kf", resp, filled) / nk[:, None]
+    nku = nk if u is None else ru.sum(axis=0) + 10 * np.finfo(float).eps
+    new_means = np.einsum("nk,knf->kf", ru, filled) / nku[:, None]
     d = filled - new_means[:, None, :]
-    new_covs = np.einsum("nk,kni,knj->kij", resp, d, d) / nk[:, None, None] + extra / nk[:, None, None]
+    new_covs = np.einsum("nk,kni,knj->kij", ru, d, d) / nk[:, None, None] + extra / nk[:, None, None]
     new_covs += reg_covar * np.eye(f)[None]
     return nk / n, new_means, new_covs
 
@@ -82,7 +98,7 @@ def _initial(x: np.ndarray, k: int, seed: int, reg_covar: float) -> tuple[np.nda
 
 
 def _em(x: np.ndarray, k: int, seed: int, reg_covar: float, max_iter: int,
-        tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
+        tol: float, dof: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
     patterns = missing_patterns(x)
     weights, means, covs = _initial(x, k, seed, reg_covar)
     previous = -np.inf
@@ -90,7 +106,7 @@ def _em(x: np.ndarray, k: int, seed: int, reg_covar: float, max_iter: int,
     it = 0
     while it < max_iter:
         it += 1
-        log_p = component_log_densities(x, weights, means, covs, patterns)
+        log_p, delta, n_observed = log_densities_and_distances(x, weights, means, covs, patterns, dof=dof)
         row = logsumexp(log_p, axis=1)
         total = float(row.sum())
         resp = np.exp(log_p - row[:, None])
@@ -98,13 +114,15 @@ def _em(x: np.ndarray, k: int, seed: int, reg_covar: float, max_iter: int,
         if abs(total - previous) / len(x) < tol:
             break
         previous = total
-        weights, means, covs = _m_step(x, resp, means, covs, patterns, reg_covar)
+        # t components: the expected latent precision of each patient under each component (Peel & McLachlan 2000)
+        u = (dof + n_observed[:, None]) / (dof + delta) if is_t(dof) and dof is not None else None
+        weights, means, covs = _m_step(x, resp, means, covs, patterns, reg_covar, u)
     return weights, means, covs, total, it
 
 
 def fit_mixture(x: np.ndarray, k: int, *, seed: int, n_init: int, reg_covar: float, max_iter: int = 300,
-                tol: float = 1e-4) -> MixtureFit:
-    """Fit a K-component full-covariance Gaussian mixture by EM, missing values (NaN) marginalised out.
+                tol: float = 1e-4, dof: float | None = None) -> MixtureFit:
+    """Fit a K-component full-covariance Gaussian (or Student-t) mixture by EM, missing values (NaN) marginalised out.
 
     Parameters
     ----------
@@ -121,23 +139,28 @@ def fit_mixture(x: np.ndarray, k: int, *, seed: int, n_init: int, reg_covar: flo
     max_iter : int, default 300
     tol : float, default 1e-4
         Convergence threshold on the change of the mean log-likelihood per patient.
+    dof : float, optional
+        Degrees of freedom of multivariate t components, fixed (not estimated, so not counted in the BIC's
+        parameters); None (default): Gaussian components.
 
     Returns
     -------
     MixtureFit
-        ``gmm`` is a fitted ``sklearn.mixture.GaussianMixture`` (full covariances).
+        ``gmm`` is a fitted ``sklearn.mixture.GaussianMixture`` (full covariances; for t components its
+        covariances are the scale matrices and only :mod:`features.model.mixture` with ``dof`` scores it right).
     """
     rng = np.random.default_rng(seed)
     best: tuple[np.ndarray, np.ndarray, np.ndarray, float, int] | None = None
     for _ in range(n_init):
-        fitted = _em(x, k, int(rng.integers(0, 2**31 - 1)), reg_covar, max_iter, tol)
+        fitted = _em(x, k, int(rng.integers(0, 2**31 - 1)), reg_covar, max_iter, tol, dof)
         if best is None or fitted[3] > best[3]:
             best = fitted
     assert best is not None
     weights, means, covs, log_likelihood, iterations = best
     gmm = as_gaussian_mixture(weights, means, covs, reg_covar=reg_covar, seed=seed)
     bic = -2.0 * log_likelihood + n_parameters(k, x.shape[1]) * np.log(len(x))
-    return MixtureFit(gmm=gmm, log_likelihood=log_likelihood, bic=float(bic), iterations=iterations)
+    return MixtureFit(gmm=gmm, log_likelihood=log_likelihood, bic=float(bic), iterations=iterations,
+                      dof=dof if is_t(dof) else None)
 
 
 def as_gaussian_mixture(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray, *, reg_covar: float = 1e-6,

@@ -1,8 +1,9 @@
-"""Fit the subtype model: a Gaussian mixture on standardised baseline features, K chosen by BIC and stability.
+"""Fit the subtype model: a t (or Gaussian) mixture on standardised baseline features, K chosen by BIC and stability.
 
 The clustering features (configured; by default log blood NfL, log blood LCN2 and the ln-transformed ΔFRS
 pre-slope) are standardised on the training rows; a missing feature is marginalised out of the mixture's density
-(:mod:`training.fit.mixture`), not filled in. K is chosen among the configured range: each K's BIC and bootstrap
+(:mod:`training.fit.mixture`), not filled in. The components are multivariate t with fixed degrees of freedom
+(``SubtypeConfig.t_dof``; null: Gaussian). K is chosen among the configured range: each K's BIC and bootstrap
 stability (mean adjusted Rand index between a mixture refitted on a resample and the reference mixture, both
 labelling the full training set) are computed; among the K whose stability reaches the configured minimum, the
 smallest K whose BIC is within ``bic_margin`` of the best is chosen (a larger model must be strongly supported,
@@ -48,12 +49,13 @@ class Prepared:
     scale: np.ndarray
     log_offset: np.ndarray
     marginalise: bool
+    dof: float | None = None
 
     def component(self, gmm: object, subtypes: list[SubtypeInfo]) -> SubtypeComponent:
         """The bundle's subtype component with these transforms."""
         return SubtypeComponent(columns=self.columns, fill=self.fill, center=self.center, scale=self.scale,
                                 gmm=gmm, subtypes=subtypes,
-                                log_offset=self.log_offset, marginalise=self.marginalise)
+                                log_offset=self.log_offset, marginalise=self.marginalise, dof=self.dof)
 
 
 def prepare(z: np.ndarray, feature_names: list[str], cfg: SubtypeConfig) -> Prepared:
@@ -91,7 +93,7 @@ def prepare(z: np.ndarray, feature_names: list[str], cfg: SubtypeConfig) -> Prep
     scale = np.nanstd(x, axis=0)
     scale[~(scale > 0)] = 1.0
     return Prepared(columns=columns, fill=fill, center=center, scale=scale, log_offset=log_offset,
-                    marginalise=marginalise)
+                    marginalise=marginalise, dof=cfg.t_dof)
 
 
 def clustering_features(component: SubtypeComponent, feature_names: list[str]) -> list[str]:
@@ -102,14 +104,15 @@ def clustering_features(component: SubtypeComponent, feature_names: list[str]) -
 
 
 def _fit(x: np.ndarray, k: int, cfg: SubtypeConfig, seed: int, n_init: int) -> MixtureFit:
-    return fit_mixture(x, k, seed=seed, n_init=n_init, reg_covar=cfg.reg_covar)
+    return fit_mixture(x, k, seed=seed, n_init=n_init, reg_covar=cfg.reg_covar, dof=cfg.t_dof)
 
 
 def _predict(fit: MixtureFit, x: np.ndarray) -> np.ndarray:
     from features.model.mixture import component_log_densities
 
     gmm = fit.gmm
-    return np.asarray(np.argmax(component_log_densities(x, gmm.weights_, gmm.means_, gmm.covariances_), axis=1))
+    return np.asarray(np.argmax(component_log_densities(x, gmm.weights_, gmm.means_, gmm.covariances_,
+                                                        dof=fit.dof), axis=1))
 
 
 def select_k(x: np.ndarray, cfg: SubtypeConfig) -> tuple[KSelection, MixtureFit]:

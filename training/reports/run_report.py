@@ -116,7 +116,10 @@ def model_card_context(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, 
                              if k.startswith("test_subtype_changed_without_") and "_ci_" not in k},
         environment=package_versions(), figures=figures,
         model_description=(
-            "Subtype: Gaussian mixture on standardised baseline features (missing values marginalised out), number "
+            "Subtype: "
+            + (f"multivariate t mixture ({cfg.subtype.t_dof:g} degrees of freedom)" if cfg.subtype.t_dof is not None
+               else "Gaussian mixture")
+            + " on standardised baseline features (missing values marginalised out), number "
             "of subtypes chosen by BIC among bootstrap-stable solutions, the smallest within "
             f"{cfg.subtype.bic_margin:g} BIC units of the "
             f"best (chosen K = {fitted.selection.k}). Slope: XGBoost point prediction (the "

@@ -47,23 +47,21 @@ def test_survival_model_discriminates_and_beats_the_clinical_baseline(default_me
     assert m["test_survival_cindex"] >= m["baseline_survival_cindex"]
 
 
-# Known shortfall, kept visible rather than loosened. The target is judged against what the data allow: ARI >= 0.85 x
-# the supervised ceiling (a QDA fitted with the planted labels on the mixture's own inputs,
-# training.fit.subtype_checks.supervised_ceiling), and ARI >= 0.40 on null-lcn2. With missing values marginalised
-# out, ln ΔFRS and the BIC-margin choice of K, the fresh seeds (docs/training.md) give on `default` ratios 0.95 (41),
-# 0.72 (43), 0.79 (47), 0.73 (53) -- met on one of four -- and on `null-lcn2` ARI 0.447, 0.413, 0.461, 0.514 (all
-# met). The mixture's fit has a higher likelihood than the planted partition's Gaussians: misspecification, not
-# search; on the missed seeds it hardly uses LCN2 (1-3 % of subtypes change when LCN2 is blanked, vs 22 % on 41).
-SUBTYPE_SHORTFALL = pytest.mark.xfail(strict=True, reason=(
-    "subtype ARI below 0.85 x the supervised ceiling on `default` (fresh seeds: ratio 0.95, 0.72, 0.79, 0.73 on "
-    "seeds 41, 43, 47, 53); see docs/training.md"))
+# The subtype targets are judged against what the data allow: ARI >= 0.85 x the supervised ceiling (a QDA fitted with
+# the planted labels on the mixture's own inputs, training.fit.subtype_checks.supervised_ceiling) on `default`, and
+# ARI >= 0.40 on null-lcn2. With multivariate t components (3 degrees of freedom) the fresh seeds (docs/training.md)
+# give on `default` ratios 1.00, 0.92, 0.87, 0.92 (seeds 5101-5104; the Gaussian mixture had 0.95, 0.72, 0.79, 0.73
+# on 41, 43, 47, 53, now 0.96, 0.90, 0.93, 0.90) -- met on every seed -- and on `null-lcn2` ARI 0.471, 0.384, 0.456,
+# 0.528 (seeds 5201-5204): missed on 5202, whose supervised ceiling is itself only 0.478. Known shortfall, kept
+# visible rather than loosened.
+NULL_LCN2_SHORTFALL = pytest.mark.xfail(strict=True, reason=(
+    "null-lcn2 subtype ARI 0.384 < 0.40 on fresh seed 5202 (ceiling 0.478, ratio 0.80); see docs/training.md"))
 CEILING_SHARE = 0.85
 NULL_LCN2_MIN_ARI = 0.40
 
 
 def test_subtypes_recover_the_planted_strata(default_metrics: dict[str, float]) -> None:
-    """Seed 2026 meets the ceiling-relative target (ARI 0.476, ceiling 0.455, K = 5); the fresh seeds below show
-    it does not hold everywhere."""
+    """Seed 2026 meets the ceiling-relative target (ARI 0.473, ceiling 0.455, K = 5)."""
     m = default_metrics
     assert m["test_subtype_ari_truth"] >= CEILING_SHARE * m["test_subtype_ari_ceiling"]
 
@@ -85,15 +83,16 @@ def test_lcn2_added_value_is_not_claimed_where_absent(null_metrics: dict[str, fl
 def test_subtypes_rest_on_lcn2_only_where_it_is_planted(default_metrics: dict[str, float],
                                                         null_metrics: dict[str, float]) -> None:
     """Blanking LCN2 moves many patients' subtype where LCN2 marks a planted subtype, almost none where it is
-    noise (fresh seeds 41 / 59: 21.7 % / 2.8 %)."""
+    noise (seeds 41 / 59: 19.2 % / 0.2 %)."""
     changed = "test_subtype_changed_without_lcn2"
     assert null_metrics[changed] < 0.1 < default_metrics[changed]
 
 
-@pytest.mark.parametrize(("scenario", "seed"), [("default", 41), pytest.param("default", 43, marks=SUBTYPE_SHORTFALL),
-                                              ("null-lcn2", 61)])
+@pytest.mark.parametrize(("scenario", "seed"), [("default", 43), ("default", 53), ("default", 5103), ("null-lcn2", 61),
+                                              pytest.param("null-lcn2", 5202, marks=NULL_LCN2_SHORTFALL)])
 def test_subtype_recovery_holds_on_fresh_seeds(scenario: str, seed: int) -> None:
-    """The subtype targets on fresh seeds: ARI >= 0.85 x the supervised ceiling on `default`, ARI >= 0.40 on
+    """The subtype targets on the reported seeds (docs/training.md; 5103 and 5202 were fresh, the others are the
+    earlier table's): ARI >= 0.85 x the supervised ceiling on `default`, ARI >= 0.40 on
     `null-lcn2` (the subtype model's own fit; the progression models play no part)."""
     from training.benchmarks.subtype_recovery import subtype_recovery
 
