@@ -115,6 +115,13 @@ def _bins(order: np.ndarray, min_size: int) -> list[np.ndarray]:
     return [part for part in np.array_split(order, k) if len(part)]
 
 
+def _by_prediction(pred: np.ndarray, min_size: int) -> list[np.ndarray]:
+    """Bins of positions sorted by ``pred`` ascending (fastest predicted decline first); none below ``min_size``."""
+    if len(pred) < min_size:
+        return []
+    return _bins(np.argsort(pred, kind="stable"), min_size)
+
+
 def summarise_slopes(pred: np.ndarray, obs: np.ndarray, min_size: int = MIN_BIN_PATIENTS) -> tuple[SlopeBin, ...]:
     """Slope bins from held-out predicted and observed slopes (points/month), fastest predicted decline first.
 
@@ -126,13 +133,10 @@ def summarise_slopes(pred: np.ndarray, obs: np.ndarray, min_size: int = MIN_BIN_
         Fewest patients per bin.
     """
     pred, obs = np.asarray(pred, dtype=float), np.asarray(obs, dtype=float)
-    if len(pred) < min_size:
-        return ()
-    order = np.argsort(pred, kind="stable")
     return tuple(SlopeBin(n=len(i), sum_pred=float(pred[i].sum()), sum_obs=float(obs[i].sum()),
                           sum_pred2=float((pred[i] ** 2).sum()), sum_obs2=float((obs[i] ** 2).sum()),
                           sum_pred_obs=float((pred[i] * obs[i]).sum()))
-                 for i in _bins(order, min_size))
+                 for i in _by_prediction(pred, min_size))
 
 
 def summarise_outcome_share(pred: np.ndarray, has_outcome: np.ndarray,
@@ -149,11 +153,8 @@ def summarise_outcome_share(pred: np.ndarray, has_outcome: np.ndarray,
         Fewest patients per bin.
     """
     pred, has_outcome = np.asarray(pred, dtype=float), np.asarray(has_outcome, dtype=bool)
-    if len(pred) < min_size:
-        return ()
-    order = np.argsort(pred, kind="stable")
     return tuple(OutcomeShareBin(n=len(i), n_with_outcome=int(has_outcome[i].sum()), mean_pred=float(pred[i].mean()))
-                 for i in _bins(order, min_size))
+                 for i in _by_prediction(pred, min_size))
 
 
 def _km_event_probability(time: np.ndarray, event: np.ndarray, horizons: Sequence[float]) -> tuple[float, ...]:
