@@ -1,0 +1,111 @@
+"""Where the score-adjusted survival designs lose power against their plan (docs/trial-design.md, "Survival
+designs").
+
+For each keep fraction's adjusted survival design of ``alsstrat trial simulate`` (the same population, plan and
+trial draws as :func:`trialdesign.virtual.run_trials`: enrolment, stratified arms, dropout, event times from the
+simulator with the planted conditional hazard ratio), on the same trials with the effect:
+
+* the planned de-attenuated hazard ratio (``effective_hazard_ratio``), the events required and the planned power;
+* the mean arm coefficient of a Cox model on arm + the prognostic score's log-time prediction (``statsmodels``
+  PHReg, Breslow), i.e. the effect the adjusted analysis actually estimates, and of the unadjusted model;
+* mean events, the mean Wald z and the z the plan assumes (sqrt(d / 4) |ln HR|);
+* the power of the analysis (:func:`trialdesign.virtual.cox_arm_p_value`, the re-randomisation score test), of the
+  model-based Wald test and of the log-rank test.
+
+``python -m bench.adjusted_survival_power --seed 7011 --trials 1000`` (the champion model; ``--model-uri``,
+``--keep``). One JSON line per design on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seed", type=int, required=True, help="simulator seed of the screening population")
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--n-patients", type=int, default=20_000)
+    parser.add_argument("--keep", default="1.0,0.75,0.5")
+    parser.add_argument("--model-uri", default="models:/als-stratifier@champion")
+    ns = parser.parse_args(argv)
+
+    from statsmodels.duration.hazard_regression import PHReg
+
+    from features.cohort.assemble import build_cohort
+    from features.contracts import validate_tables
+    from features.simulate.generate import load_scenario, simulate_cohort
+    from serving.batch import frame_rows, load_model
+    from trialdesign.design import parse_design
+    from trialdesign.plan import plan_trial
+    from trialdesign.virtual import (
+        Population,
+        _survival_times,
+        cox_arm_p_value,
+        log_rank_p_value,
+        planted_hazard_ratio,
+        stratified_arms,
+    )
+
+    model = load_model(ns.model_uri).model
+    keep = [float(k) for k in ns.keep.split(",")]
+    design = parse_design({"endpoint": "survival", "keep": keep})
+    sc = load_scenario("default")
+    tables = validate_tables(simulate_cohort(n_patients=ns.n_patients, seed=ns.seed, scenario=sc), context="bench")
+    table = build_cohort(tables, source="synthetic", landmark=model.landmark.name).table
+    plan, pool = plan_trial(model, frame_rows(table), design)
+    truth = tables["truth"].set_index("patient_id").reindex(table["patient_id"].to_numpy())
+    pop = Population(slope=table["alsfrs_r_slope_3_12"].to_numpy(dtype=float),
+                     months_since_onset=table["months_since_onset"].to_numpy(dtype=float),
+                     hazard_multiplier=truth["hazard_multiplier"].to_numpy(dtype=float),
+                     weibull_shape=sc.survival.weibull_shape, weibull_scale_months=sc.survival.weibull_scale_months)
+    rng = np.random.default_rng(ns.seed)
+    follow_up = design.follow_up_months
+    for entry in plan["designs"]:
+        if entry["adjustment"] != "prognostic":
+            continue
+        f = float(entry["keep_fraction"])
+        eligible = np.flatnonzero(pool.enrolled[f])
+        n_enrol = 2 * int(entry["n_per_arm"])
+        theta = planted_hazard_ratio(design, pool, pop, f)
+        beta_adj, beta_unadj, wald_z, events = [], [], [], []
+        rejected = {"analysis": 0, "wald": 0, "log_rank": 0}
+        for _ in range(ns.trials):
+            idx = rng.choice(eligible, size=n_enrol, replace=n_enrol > len(eligible))
+            arm = stratified_arms(pool.stratum[idx], rng)
+            kept = rng.random(n_enrol) >= design.dropout
+            idx, arm = idx[kept], arm[kept]
+            t = _survival_times(pop, idx, np.where(arm == 1, theta, 1.0), rng)
+            event = t <= follow_up
+            t = np.minimum(t, follow_up)
+            mu = pool.mu[idx]
+            status = event.astype(float)
+            adjusted = PHReg(t, np.column_stack([arm, mu - mu.mean()]), status=status, ties="breslow").fit()
+            plain = PHReg(t, arm[:, None].astype(float), status=status, ties="breslow").fit()
+            beta_adj.append(float(adjusted.params[0]))
+            beta_unadj.append(float(plain.params[0]))
+            wald_z.append(float(adjusted.params[0] / adjusted.bse[0]))
+            events.append(int(event.sum()))
+            rejected["analysis"] += cox_arm_p_value(t, event, arm, mu, pool.stratum[idx]) < design.alpha
+            rejected["wald"] += abs(wald_z[-1]) > 1.959964
+            rejected["log_rank"] += log_rank_p_value(t, event, arm) < design.alpha
+        planned_hr = float(entry["effective_hazard_ratio"])
+        print(json.dumps({
+            "seed": ns.seed, "keep_fraction": f, "trials": ns.trials, "n_per_arm": entry["n_per_arm"],
+            "planned_log_hr": round(math.log(planned_hr), 4), "planted_conditional_log_hr": round(math.log(theta), 4),
+            "mean_adjusted_log_hr": round(float(np.mean(beta_adj)), 4),
+            "mean_unadjusted_log_hr": round(float(np.mean(beta_unadj)), 4),
+            "events_required": entry["events_required"], "mean_events": round(float(np.mean(events)), 1),
+            "planned_z": round(math.sqrt(entry["events_required"] / 4.0) * abs(math.log(planned_hr)), 3),
+            "mean_wald_z": round(abs(float(np.mean(wald_z))), 3),
+            "planned_power": entry["planned_power"],
+            "power": {k: round(v / ns.trials, 3) for k, v in rejected.items()}}), flush=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
