@@ -330,17 +330,23 @@ def survival_designs(model: StratifierModel, pool: ScoredPool, design: Design, s
         p_event = (p_control + p_treated) / 2.0
         for adjustment in ("none", "prognostic"):
             effective = hr if adjustment == "none" else conditional
-            events = P.schoenfeld_events(effective, design.alpha, design.power)
+            # The log-rank test's power follows Schoenfeld's null information (1/4 per event; measured in virtual
+            # trials). The adjusted analysis tests the larger conditional effect, whose Cox estimate has the
+            # information of the alternative, p (1 - p) per event: without it the enriched adjusted designs ran 2-4
+            # points under plan (docs/trial-design.md, "The adjusted survival plan").
+            information = P.NULL_INFORMATION if adjustment == "none" else P.alternative_information(effective)
+            events = P.schoenfeld_events(effective, design.alpha, design.power, information)
             n = math.ceil(events / p_event / 2.0 - 1e-9)
             if n > P.MAX_PER_ARM:
                 raise P.InfeasibleDesign(f"more than {P.MAX_PER_ARM:,} patients per arm would be needed for "
                                          f"{events:,} events with an event probability of {p_event:.3g} by "
                                          f"{design.follow_up_months:g} months")
-            planned = P.events_power(2 * n * p_event, effective, design.alpha)
+            planned = P.events_power(2 * n * p_event, effective, design.alpha, information)
             entry = _entry(f, adjustment, "survival", n, design, planned)
             entry.update({"events_required": events, "event_probability": p_event,
                           "event_probability_control": p_control, "event_probability_treated": p_treated,
-                          "effective_hazard_ratio": effective, "held_out_patients": sum(b.n for b in held),
+                          "effective_hazard_ratio": effective, "information_per_event": information,
+                          "held_out_patients": sum(b.n for b in held),
                           "held_out_calibration_ratio": ratio})
             out.append(entry)
     return out

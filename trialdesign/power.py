@@ -115,25 +115,44 @@ def t_test_n_per_arm(delta: float, sd: float, alpha: float, power: float, *, rho
     return n
 
 
-def schoenfeld_events(hazard_ratio: float, alpha: float, power: float) -> int:
+NULL_INFORMATION = 0.25
+"""Information on the log hazard ratio per event of a 1:1 comparison under the null (Schoenfeld 1983)."""
+
+
+def alternative_information(hazard_ratio: float) -> float:
+    """Information on the log hazard ratio per event of a 1:1 comparison when the hazard ratio is ``hazard_ratio``.
+
+    At an event the arm of the patient who fails is Bernoulli(p), p = HR r / (HR r + 1 - r) with r the treated share
+    of the risk set; with r about 1/2, p = HR / (1 + HR) and the information is p (1 - p), below the null's 1/4
+    (0.241 at HR 0.68). This is the variance behind Freedman's (1982) formula; a Cox model's estimate of a
+    conditional effect far from 1 has the standard error it implies (measured: ``bench/adjusted_survival_power``).
+    """
+    p = hazard_ratio / (1.0 + hazard_ratio)
+    return p * (1.0 - p)
+
+
+def schoenfeld_events(hazard_ratio: float, alpha: float, power: float,
+                      information: float = NULL_INFORMATION) -> int:
     """Events needed by a two-sided 1:1 log-rank test / Cox model (Schoenfeld 1983), rounded up.
 
-    d = 4 (z_{1-alpha/2} + z_power)^2 / (ln HR)^2.
+    d = (z_{1-alpha/2} + z_power)^2 / (information (ln HR)^2), information per event 1/4 by default (Schoenfeld:
+    d = 4 (z + z)^2 / (ln HR)^2), or :func:`alternative_information` for a Cox estimate of a larger effect.
     """
     if hazard_ratio <= 0 or hazard_ratio == 1:
         raise InfeasibleDesign(f"hazard ratio must be > 0 and != 1, got {hazard_ratio}")
     z = float(stats.norm.ppf(1.0 - alpha / 2.0) + stats.norm.ppf(power))
     squared = math.log(hazard_ratio) ** 2
-    events = 4.0 * z * z / squared if squared > 0 else math.inf
+    events = z * z / (information * squared) if squared > 0 else math.inf
     if not events <= 2 * MAX_PER_ARM:  # answers must stay countable (and JSON integers stay 64-bit)
         raise InfeasibleDesign(f"more than {2 * MAX_PER_ARM:,} events would be needed to detect a hazard ratio "
                                f"of {hazard_ratio:.6g}")
     return math.ceil(events)
 
 
-def events_power(events: float, hazard_ratio: float, alpha: float) -> float:
-    """Power of a two-sided 1:1 log-rank test with ``events`` events (Schoenfeld's normal approximation)."""
-    drift = math.sqrt(events / 4.0) * abs(math.log(hazard_ratio))
+def events_power(events: float, hazard_ratio: float, alpha: float, information: float = NULL_INFORMATION) -> float:
+    """Power of a two-sided 1:1 log-rank test / Cox model with ``events`` events (normal approximation; information
+    per event as in :func:`schoenfeld_events`)."""
+    drift = math.sqrt(events * information) * abs(math.log(hazard_ratio))
     crit = stats.norm.ppf(1.0 - alpha / 2.0)
     return float(stats.norm.sf(crit - drift) + stats.norm.cdf(-crit - drift))
 

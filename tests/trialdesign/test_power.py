@@ -90,3 +90,16 @@ def test_a_hazard_ratio_next_to_one_is_an_infeasible_design() -> None:
     with pytest.raises(P.InfeasibleDesign, match="events would be needed"):
         P.schoenfeld_events(1.0 + 1e-12, 0.05, 0.8)
     assert P.schoenfeld_events(0.7, 0.05, 0.8) == 247  # 4 (1.960 + 0.842)^2 / ln(0.7)^2 = 246.8
+
+
+def test_the_alternative_information_is_below_the_null_and_sizes_the_adjusted_cox_design() -> None:
+    assert P.alternative_information(1.0) == pytest.approx(P.NULL_INFORMATION)
+    assert P.alternative_information(0.68) == pytest.approx(0.68 / 1.68 * (1 - 0.68 / 1.68))  # 0.2409
+    assert P.alternative_information(0.5) == pytest.approx(P.alternative_information(2.0))  # symmetric in ln HR
+    info = P.alternative_information(0.68)
+    null = P.schoenfeld_events(0.68, 0.05, 0.8)
+    alternative = P.schoenfeld_events(0.68, 0.05, 0.8, info)
+    # (1.960 + 0.842)^2 / (0.2409 ln(0.68)^2) = 219.03, against Schoenfeld's 4 (1.960 + 0.842)^2 / ln(0.68)^2 = 211.08
+    assert (null, alternative) == (212, 220)
+    assert P.events_power(alternative, 0.68, 0.05, info) >= 0.8
+    assert P.events_power(alternative - 1, 0.68, 0.05, info) < 0.8
