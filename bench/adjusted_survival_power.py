@@ -8,7 +8,8 @@ simulator with the planted conditional hazard ratio), on the same trials with th
 * the planned de-attenuated hazard ratio (``effective_hazard_ratio``), the events required and the planned power;
 * the mean arm coefficient of a Cox model on arm + the prognostic score's log-time prediction (``statsmodels``
   PHReg, Breslow), i.e. the effect the adjusted analysis actually estimates, and of the unadjusted model;
-* mean events, the mean Wald z and the z the plan assumes (sqrt(d / 4) |ln HR|);
+* mean events, the mean Wald z and the z the plan assumes (sqrt(d x information per event) |ln HR|; the
+  information was 1/4 before the plan used the alternative's);
 * the power of the analysis (:func:`trialdesign.virtual.cox_arm_p_value`, the re-randomisation score test), of the
   model-based Wald test and of the log-rank test.
 
@@ -37,14 +38,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from statsmodels.duration.hazard_regression import PHReg
 
-    from features.cohort.assemble import build_cohort
-    from features.contracts import validate_tables
-    from features.simulate.generate import load_scenario, simulate_cohort
-    from serving.batch import frame_rows, load_model
-    from trialdesign.design import parse_design
-    from trialdesign.plan import plan_trial
+    from bench.cox_type1 import population
     from trialdesign.virtual import (
-        Population,
         _survival_times,
         cox_arm_p_value,
         log_rank_p_value,
@@ -52,18 +47,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         stratified_arms,
     )
 
-    model = load_model(ns.model_uri).model
-    keep = [float(k) for k in ns.keep.split(",")]
-    design = parse_design({"endpoint": "survival", "keep": keep})
-    sc = load_scenario("default")
-    tables = validate_tables(simulate_cohort(n_patients=ns.n_patients, seed=ns.seed, scenario=sc), context="bench")
-    table = build_cohort(tables, source="synthetic", landmark=model.landmark.name).table
-    plan, pool = plan_trial(model, frame_rows(table), design)
-    truth = tables["truth"].set_index("patient_id").reindex(table["patient_id"].to_numpy())
-    pop = Population(slope=table["alsfrs_r_slope_3_12"].to_numpy(dtype=float),
-                     months_since_onset=table["months_since_onset"].to_numpy(dtype=float),
-                     hazard_multiplier=truth["hazard_multiplier"].to_numpy(dtype=float),
-                     weibull_shape=sc.survival.weibull_shape, weibull_scale_months=sc.survival.weibull_scale_months)
+    design, pool, pop, plan = population(ns.seed, ns.n_patients, ns.model_uri,
+                                         keep=[float(k) for k in ns.keep.split(",")])
     rng = np.random.default_rng(ns.seed)
     follow_up = design.follow_up_months
     for entry in plan["designs"]:
@@ -101,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             "mean_adjusted_log_hr": round(float(np.mean(beta_adj)), 4),
             "mean_unadjusted_log_hr": round(float(np.mean(beta_unadj)), 4),
             "events_required": entry["events_required"], "mean_events": round(float(np.mean(events)), 1),
-            "planned_z": round(math.sqrt(entry["events_required"] / 4.0) * abs(math.log(planned_hr)), 3),
+            "planned_z": round(math.sqrt(entry["events_required"] * entry.get("information_per_event", 0.25))
+                               * abs(math.log(planned_hr)), 3),
             "mean_wald_z": round(abs(float(np.mean(wald_z))), 3),
             "planned_power": entry["planned_power"],
             "power": {k: round(v / ns.trials, 3) for k, v in rejected.items()}}), flush=True)

@@ -76,8 +76,10 @@ def lin_wei_arm_p_value(time: np.ndarray, event: np.ndarray, arm: np.ndarray, co
             abs(float(score[1])))
 
 
-def _population(seed: int, n_patients: int, model_uri: str) -> tuple[Any, Any, Any, dict[str, Any]]:
-    """The simulated population, its scored pool and plan, as ``alsstrat trial simulate`` builds them."""
+def population(seed: int, n_patients: int, model_uri: str, keep: Sequence[float] | None = None,
+               ) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """The survival design, the simulated population's scored pool, its truth and the plan, as ``alsstrat trial
+    simulate`` builds them (default keep fractions unless ``keep``)."""
     from features.cohort.assemble import build_cohort
     from features.contracts import validate_tables
     from features.project import configure_tracking
@@ -92,7 +94,7 @@ def _population(seed: int, n_patients: int, model_uri: str) -> tuple[Any, Any, A
     sc = load_scenario("default")
     tables = validate_tables(simulate_cohort(n_patients=n_patients, seed=seed, scenario=sc), context="population")
     table = build_cohort(tables, source="synthetic", landmark=model.landmark.name).table
-    design = parse_design({"endpoint": "survival"})
+    design = parse_design({"endpoint": "survival", **({"keep": list(keep)} if keep else {})})
     plan, pool = plan_trial(model, frame_rows(table), design)
     truth = tables["truth"].set_index("patient_id").reindex(table["patient_id"].to_numpy())
     pop = Population(slope=table["alsfrs_r_slope_3_12"].to_numpy(dtype=float),
@@ -182,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model-uri", default="models:/als-stratifier@champion")
     ns = parser.parse_args(argv)
     for seed in (int(s) for s in ns.seeds.split(",")):
-        design, pool, pop, plan = _population(seed, ns.n_patients, ns.model_uri)
+        design, pool, pop, plan = population(seed, ns.n_patients, ns.model_uri)
         for k, entry in enumerate(d for d in plan["designs"] if d["adjustment"] == "prognostic"):
             row = measure(design, pool, pop, entry, trials=ns.trials, seed=seed * 100 + k, scale=ns.scale,
                           rerandomisations=ns.rerandomisations)
