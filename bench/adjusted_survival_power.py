@@ -40,17 +40,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from bench.cox_type1 import population
     from trialdesign.virtual import (
-        _survival_times,
+        censored_survival,
         cox_arm_p_value,
         log_rank_p_value,
         planted_hazard_ratio,
-        stratified_arms,
+        randomised_enrolment,
     )
 
     design, pool, pop, plan = population(ns.seed, ns.n_patients, ns.model_uri,
                                          keep=[float(k) for k in ns.keep.split(",")])
     rng = np.random.default_rng(ns.seed)
-    follow_up = design.follow_up_months
     for entry in plan["designs"]:
         if entry["adjustment"] != "prognostic":
             continue
@@ -61,13 +60,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         beta_adj, beta_unadj, wald_z, events = [], [], [], []
         rejected = {"analysis": 0, "wald": 0, "log_rank": 0}
         for _ in range(ns.trials):
-            idx = rng.choice(eligible, size=n_enrol, replace=n_enrol > len(eligible))
-            arm = stratified_arms(pool.stratum[idx], rng)
-            kept = rng.random(n_enrol) >= design.dropout
-            idx, arm = idx[kept], arm[kept]
-            t = _survival_times(pop, idx, np.where(arm == 1, theta, 1.0), rng)
-            event = t <= follow_up
-            t = np.minimum(t, follow_up)
+            idx, arm = randomised_enrolment(design, pool, eligible, n_enrol, rng)
+            t, event = censored_survival(design, pop, idx, arm, theta, rng)
             mu = pool.mu[idx]
             status = event.astype(float)
             adjusted = PHReg(t, np.column_stack([arm, mu - mu.mean()]), status=status, ties="breslow").fit()

@@ -80,11 +80,12 @@ def population(seed: int, n_patients: int, model_uri: str, keep: Sequence[float]
                ) -> tuple[Any, Any, Any, dict[str, Any]]:
     """The survival design, the simulated population's scored pool, its truth and the plan, as ``alsstrat trial
     simulate`` builds them (default keep fractions unless ``keep``)."""
+    from features.candidate_rows import frame_rows
     from features.cohort.assemble import build_cohort
     from features.contracts import validate_tables
     from features.project import configure_tracking
     from features.simulate.generate import load_scenario, simulate_cohort
-    from serving.batch import frame_rows, load_model
+    from serving.batch import load_model
     from trialdesign.design import parse_design
     from trialdesign.plan import plan_trial
     from trialdesign.virtual import Population
@@ -123,7 +124,12 @@ def _rerandomised_size(m: np.ndarray, arm: np.ndarray, strata: np.ndarray, b: in
 def measure(design: Any, pool: Any, pop: Any, entry: dict[str, Any], *, trials: int, seed: int, scale: float,
             rerandomisations: int) -> dict[str, Any]:
     """Null trials of one adjusted design (as :func:`trialdesign.virtual.run_trials` draws them); both tests."""
-    from trialdesign.virtual import _survival_times, cox_arm_p_value, cox_martingale_residuals, stratified_arms
+    from trialdesign.virtual import (
+        censored_survival,
+        cox_arm_p_value,
+        cox_martingale_residuals,
+        randomised_enrolment,
+    )
 
     rng = np.random.default_rng(seed)
     perm_rng = np.random.default_rng(seed + 1)
@@ -132,13 +138,8 @@ def measure(design: Any, pool: Any, pop: Any, entry: dict[str, Any], *, trials: 
     old, new, ratio, dominated, sizes = [], [], [], [], []
     ratio_no_projection, dominant_z, steps, final_score = [], [], [], []
     for _ in range(trials):
-        idx = rng.choice(eligible, size=n_enrol, replace=n_enrol > len(eligible))
-        arm = stratified_arms(pool.stratum[idx], rng)
-        kept = rng.random(n_enrol) >= design.dropout
-        idx, arm = idx[kept], arm[kept]
-        t = _survival_times(pop, idx, np.ones(len(idx)), rng)
-        event = t <= design.follow_up_months
-        t = np.minimum(t, design.follow_up_months)
+        idx, arm = randomised_enrolment(design, pool, eligible, n_enrol, rng)
+        t, event = censored_survival(design, pop, idx, arm, 1.0, rng)
         mu, strata = pool.mu[idx], pool.stratum[idx]
         p_old, v_old, v_plain, n_steps, last_score = lin_wei_arm_p_value(t, event, arm, mu)
         old.append(p_old < 0.05)

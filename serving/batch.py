@@ -11,12 +11,12 @@ ignored (named once in a note). Any other column that is not a candidate field s
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from features.candidate_rows import as_candidates, cohort_columns, field_kinds, typed_row
 from features.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -30,10 +30,6 @@ ERROR_COLUMNS = ("error_field", "error_message")
 # A CSV number as people and spreadsheets write it; "nan", "inf", "1,5" or "12 mg" are not numbers.
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _BOOLEANS = {"true": True, "false": False}
-COHORT_ID_COLUMN = "patient_id"
-"""The cohort table's identifier: used as ``candidate_id`` when the file has no ``candidate_id`` column."""
-SPLIT_COLUMN = "split"
-"""A source's official train/test split column (DREAM-2012), kept next to the cohort's columns."""
 
 
 # ---------------------------------------------------------------------------------------------------------- reading
@@ -76,12 +72,12 @@ def read_candidates(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
             frame.columns = pd.Index([str(c).strip() for c in frame.columns])
             columns = list(frame.columns)
-            return columns, [_csv_row(r) for r in _as_candidates(frame).to_dict(orient="records")]
+            return columns, [_csv_row(r) for r in as_candidates(frame).to_dict(orient="records")]
         if suffix == ".parquet":
             frame = pd.read_parquet(path)
             frame.columns = pd.Index([str(c) for c in frame.columns])
             columns = list(frame.columns)
-            return columns, [_typed_row(r) for r in _as_candidates(frame).to_dict(orient="records")]
+            return columns, [typed_row(r) for r in as_candidates(frame).to_dict(orient="records")]
     except pd.errors.EmptyDataError:
         raise UserInputError(f"{path} is empty (expected a header row naming the candidate fields)") from None
     except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
@@ -89,56 +85,8 @@ def read_candidates(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
     raise UserInputError(f"unknown input format {path.suffix or '(no suffix)'!r} for {path}: use .csv or .parquet")
 
 
-def frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Candidate rows from an in-memory table (candidates or a cohort table), read as a Parquet file would be."""
-    return [_typed_row(r) for r in _as_candidates(frame).to_dict(orient="records")]
-
-
-def cohort_columns(columns: Sequence[str]) -> tuple[str | None, list[str]]:
-    """How a file's cohort-table columns are read: (the column used as ``candidate_id``, the ignored columns).
-
-    Parameters
-    ----------
-    columns : sequence of str
-        The file's column names.
-
-    Returns
-    -------
-    (id_column, ignored)
-        ``"patient_id"`` when the file has it and no ``candidate_id`` column (else None: with both, ``patient_id``
-        is an unknown column like any other); the outcome columns of the cohort table and ``split`` present in
-        the file, in file order. Outcomes are what the model predicts, so they are never inputs.
-    """
-    from features import spec as S
-    from features.candidates import CANDIDATE_ID
-
-    present = set(columns)
-    id_column = COHORT_ID_COLUMN if COHORT_ID_COLUMN in present and CANDIDATE_ID not in present else None
-    ignorable = {*S.OUTCOME_NAMES, SPLIT_COLUMN}
-    return id_column, [c for c in columns if c in ignorable]
-
-
-def _as_candidates(frame: pd.DataFrame) -> pd.DataFrame:
-    """A cohort table read as candidates: ``patient_id`` renamed to ``candidate_id``, outcome columns dropped."""
-    from features.candidates import CANDIDATE_ID
-
-    id_column, ignored = cohort_columns(list(frame.columns))
-    if ignored:
-        frame = frame.drop(columns=ignored)
-    if id_column is not None:
-        frame = frame.rename(columns={id_column: CANDIDATE_ID})
-    return frame
-
-
-@functools.cache
-def _field_kinds() -> dict[str, str]:
-    from features import spec as S
-
-    return {f.name: f.kind for f in S.BASELINE_FIELDS}
-
-
 def _csv_row(raw: Mapping[Any, Any]) -> dict[str, Any]:
-    kinds = _field_kinds()
+    kinds = field_kinds()
     row: dict[str, Any] = {}
     for key, cell in raw.items():
         text = str(cell).strip()
@@ -154,28 +102,6 @@ def _csv_row(raw: Mapping[Any, Any]) -> dict[str, Any]:
             row[name] = _BOOLEANS[text.lower()]
         else:
             row[name] = text
-    return row
-
-
-def _typed_row(raw: Mapping[Any, Any]) -> dict[str, Any]:
-    import numpy as np
-    import pandas as pd
-
-    from features.candidates import CANDIDATE_ID
-
-    kinds = _field_kinds()
-    row: dict[str, Any] = {}
-    for key, value in raw.items():
-        name = str(key)
-        if isinstance(value, np.generic):
-            value = value.item()  # numpy scalars -> Python, so strict validation sees float/int/bool/str
-        if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
-            if name not in kinds:  # as for CSV: a missing known field is left out, an unknown column stays
-                row[name] = None
-            continue
-        if name == CANDIDATE_ID and not isinstance(value, str):
-            value = str(value)  # a numeric id column is still just a reference
-        row[name] = value
     return row
 
 

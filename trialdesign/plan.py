@@ -137,28 +137,23 @@ class OutcomeShare:
         return np.asarray(1.0 / (1.0 + np.exp(-(self.c0 + self.c1 * np.asarray(pred, dtype=float)))))
 
 
-def outcome_share(bins: tuple[OutcomeShareBin, ...] | list[OutcomeShareBin], iterations: int = 50) -> OutcomeShare:
+def outcome_share(bins: tuple[OutcomeShareBin, ...] | list[OutcomeShareBin]) -> OutcomeShare:
     """Binomial logistic regression of having a slope outcome on the predicted slope, fitted on the held-out bins.
 
-    Two parameters over all held-out patients, so a bin of 10 patients does not carry its own noisy share. Without
-    bins (a bundle from before they existed) every candidate is assumed to yield an outcome: the plan is then as
-    before, and its ``outcome_observed_share`` is 1.
+    Two parameters over all held-out patients, so a bin of 10 patients does not carry its own noisy share: each
+    bin enters as two weighted rows (with an outcome, weight n_with_outcome; without, the rest), an unpenalised
+    maximum-likelihood fit. Without bins (a bundle from before they existed), or when every held-out patient had an
+    outcome, every candidate is assumed to yield one: ``outcome_observed_share`` is then 1.
     """
-    if not bins:
+    if not bins or all(b.n_with_outcome == b.n for b in bins):  # no bins, or no patient without an outcome
         return OutcomeShare(c0=math.inf, c1=0.0)
-    x = np.array([b.mean_pred for b in bins])
-    n = np.array([b.n for b in bins], dtype=float)
-    k = np.array([b.n_with_outcome for b in bins], dtype=float)
-    design = np.column_stack([np.ones_like(x), x])
-    beta = np.array([math.log((k.sum() + 0.5) / (n.sum() - k.sum() + 0.5)), 0.0])
-    for _ in range(iterations):  # Newton-Raphson on the grouped binomial likelihood
-        p = 1.0 / (1.0 + np.exp(-(design @ beta)))
-        info = design.T @ (design * (n * p * (1.0 - p))[:, None])
-        step = np.linalg.solve(info + 1e-9 * np.eye(2), design.T @ (k - n * p))
-        beta = beta + step
-        if float(np.abs(step).max()) < 1e-10:
-            break
-    return OutcomeShare(c0=float(beta[0]), c1=float(beta[1]))
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.repeat([[b.mean_pred] for b in bins], 2, axis=0)
+    y = np.tile([1, 0], len(bins))
+    weight = np.array([[b.n_with_outcome, b.n - b.n_with_outcome] for b in bins], dtype=float).ravel()
+    fit = LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(x, y, sample_weight=weight)
+    return OutcomeShare(c0=float(fit.intercept_[0]), c1=float(fit.coef_[0, 0]))
 
 
 def _weighted_mean(values: np.ndarray, weights: np.ndarray | None) -> float:

@@ -262,6 +262,31 @@ def _survival_times(pop: Population, idx: np.ndarray, hr: np.ndarray, rng: np.ra
     return np.asarray(lam * ((m0 / lam) ** k + e / (pop.hazard_multiplier[idx] * hr)) ** (1.0 / k) - m0)
 
 
+def randomised_enrolment(design: Design, pool: ScoredPool, eligible: np.ndarray, n_enrol: int,
+                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One virtual trial's enrolment: ``n_enrol`` of the ``eligible`` population positions at random (with
+    replacement only when there are too few), arms randomised within the tertile strata, then each patient lost to
+    dropout with the design's probability.
+
+    Returns
+    -------
+    (idx, arm)
+        Positions of the patients kept and their arms (1 = treated), in the same order.
+    """
+    idx = rng.choice(eligible, size=n_enrol, replace=n_enrol > len(eligible))
+    arm = stratified_arms(pool.stratum[idx], rng)
+    kept = rng.random(n_enrol) >= design.dropout
+    return idx[kept], arm[kept]
+
+
+def censored_survival(design: Design, pop: Population, idx: np.ndarray, arm: np.ndarray, hazard_ratio: float,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Months from the landmark to the event or the end of follow-up, and whether the event was seen, for the
+    patients ``idx``: the simulator's own model, the treated arm's hazard times ``hazard_ratio``."""
+    t = _survival_times(pop, idx, np.where(arm == 1, hazard_ratio, 1.0), rng)
+    return np.minimum(t, design.follow_up_months), t <= design.follow_up_months
+
+
 def run_trials(design: Design, pool: ScoredPool, pop: Population, entry: dict[str, Any], *, n_trials: int,
                seed: int, null: bool = False) -> float:
     """Share of ``n_trials`` virtual trials of one plan entry that reject at ``design.alpha``.
@@ -284,7 +309,6 @@ def run_trials(design: Design, pool: ScoredPool, pop: Population, entry: dict[st
     eligible = np.flatnonzero(pool.enrolled[float(entry["keep_fraction"])])
     slope_endpoint = design.endpoint == "slope"
     n_enrol = 2 * int(entry["n_per_arm"])
-    replace = n_enrol > len(eligible)
     adjusted = entry["adjustment"] == "prognostic"
     # Enrolment does not know who will yield a slope outcome: those who die or miss the window are enrolled,
     # randomised and lost, as in a trial. The planted shift is relative to the mean of those who yield one.
@@ -293,19 +317,14 @@ def run_trials(design: Design, pool: ScoredPool, pop: Population, entry: dict[st
     hr = 1.0 if null or slope_endpoint else planted_hazard_ratio(design, pool, pop, entry["keep_fraction"])
     rejections = 0
     for _ in range(n_trials):
-        idx = rng.choice(eligible, size=n_enrol, replace=replace)
-        arm = stratified_arms(pool.stratum[idx], rng)
-        kept = rng.random(n_enrol) >= design.dropout
+        idx, arm = randomised_enrolment(design, pool, eligible, n_enrol, rng)
         if slope_endpoint:
-            kept &= np.isfinite(pop.slope[idx])
-        idx, arm = idx[kept], arm[kept]
-        if slope_endpoint:
+            analysed = np.isfinite(pop.slope[idx])
+            idx, arm = idx[analysed], arm[analysed]
             y = pop.slope[idx] + shift * arm
             p = ols_arm_p_value(y, arm, pool.score[idx]) if adjusted else t_test_p_value(y, arm)
         else:
-            t = _survival_times(pop, idx, np.where(arm == 1, hr, 1.0), rng)
-            event = t <= design.follow_up_months
-            t = np.minimum(t, design.follow_up_months)
+            t, event = censored_survival(design, pop, idx, arm, hr, rng)
             p = (cox_arm_p_value(t, event, arm, pool.mu[idx], pool.stratum[idx]) if adjusted
                  else log_rank_p_value(t, event, arm))
         rejections += p < design.alpha

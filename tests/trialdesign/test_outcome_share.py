@@ -26,6 +26,8 @@ def test_the_logistic_fit_recovers_a_planted_share_curve(rng: np.random.Generato
 
 def test_without_bins_every_candidate_is_assumed_to_yield_an_outcome() -> None:
     assert outcome_share(()).__call__(np.array([-3.0, 0.0])).tolist() == [1.0, 1.0]
+    everyone = [OutcomeShareBin(n=10, n_with_outcome=10, mean_pred=p) for p in (-1.5, -0.5)]
+    assert outcome_share(everyone)(np.array([-3.0, 0.0])).tolist() == [1.0, 1.0]
 
 
 def test_weights_move_the_moments_to_the_patients_who_will_be_analysed() -> None:

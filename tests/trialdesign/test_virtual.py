@@ -22,11 +22,11 @@ TRIALS = 500  # Monte Carlo SE of a power near 0.8: 1.8 points, so a +-5 point c
 
 @pytest.fixture(scope="module")
 def pool_and_population(store: ServedModel) -> tuple[ScoredPool, Population, Any]:
+    from features.candidate_rows import frame_rows
     from features.cohort.assemble import build_cohort
     from features.contracts import validate_tables
     from features.model.pyfunc import load_stratifier
     from features.simulate.generate import load_scenario, simulate_cohort
-    from serving.batch import frame_rows
 
     model = load_stratifier("models:/als-stratifier@champion").model
     sc = load_scenario("default")

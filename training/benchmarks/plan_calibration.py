@@ -13,7 +13,7 @@ yielding a slope outcome (what ``alsstrat trial plan`` does now; its ``n_enrolle
 patients to enrol, analysed / outcome share, with the cohort's).
 
 ``python -m training.benchmarks.plan_calibration --seeds 3101-3104`` prints one JSON object per seed and keep
-fraction.
+fraction, then one summary over them all (:func:`summary`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from features import spec as S
+from features.candidate_rows import frame_rows
 from features.model.heldout import HeldOutSummary, summarise_slopes
 from training.benchmarks.heldout import independent_cohort, measuring_parser, parse_seeds, sparsity_override
 from training.config import simulated_config
@@ -42,14 +42,6 @@ KEEP = (1.0, 0.75, 0.5)
 def _n_factors(mean: float, sd: float, rho: float) -> tuple[float, float]:
     """(SD^2 / mean^2, SD^2 (1 - rho^2) / mean^2): what the t-test and ANCOVA sample sizes scale with."""
     return (sd / mean) ** 2, (sd * sd * (1.0 - rho * rho)) / (mean * mean)
-
-
-def candidate_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """The cohort's baseline fields as candidate rows (missing fields left out, numpy scalars as Python ones),
-    as the service reads a cohort table."""
-    frame = table[list(S.BASELINE_NAMES)].astype(object)
-    return [{str(k): (v.item() if hasattr(v, "item") else v) for k, v in row.items() if not pd.isna(v)}
-            for row in frame.to_dict(orient="records")]
 
 
 def measure(seed: int, *, n_patients: int, independent_patients: int,
@@ -70,7 +62,7 @@ def measure(seed: int, *, n_patients: int, independent_patients: int,
     cohort = independent_cohort(seed, n_patients=independent_patients, scenario=cfg.data.simulate.scenario,
                                 landmark=model.landmark.name)
     design = Design(endpoint="slope", keep=KEEP)
-    pool = score_pool(model, candidate_rows(cohort.table), design)
+    pool = score_pool(model, frame_rows(cohort.table), design)
     observed = cohort.table["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
     rows = []
     for f in KEEP:
@@ -104,12 +96,33 @@ def measure(seed: int, *, n_patients: int, independent_patients: int,
     return rows
 
 
+VARIANTS = ("test_split", "pooled", "test_split_weighted", "pooled_weighted")
+
+
+def summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per planner variant over every seed and keep fraction: the range of the sample-size ratios, their mean
+    |ln ratio| (0 = exact; 0.1 = about 10 % off) and the mean error of the outcome mean (points/month)."""
+    out: dict[str, Any] = {"summary": True, "rows": len(rows)}
+    for variant in VARIANTS:
+        entry: dict[str, Any] = {}
+        for ratio in ("n_ratio_t_test", "n_ratio_ancova"):
+            values = np.array([r[variant][ratio] for r in rows])
+            entry[ratio] = {"min": float(values.min()), "max": float(values.max()),
+                            "mean_abs_log": round(float(np.mean(np.abs(np.log(values)))), 3)}
+        entry["outcome_mean_bias"] = round(float(np.mean([r[variant]["mean"] - r["cohort_mean"] for r in rows])), 3)
+        out[variant] = entry
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ns = measuring_parser("python -m training.benchmarks.plan_calibration", __doc__, "3101-3104").parse_args(argv)
+    rows: list[dict[str, Any]] = []
     for seed in parse_seeds(ns.seeds):
         for row in measure(seed, n_patients=ns.n_patients, independent_patients=ns.independent_patients,
                            blanked_copies=ns.blanked_copies):
+            rows.append(row)
             print(json.dumps(row), flush=True)
+    print(json.dumps(summary(rows)), flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -104,7 +104,8 @@ def plan(
     value is out of range, or the model has no held-out summary.
     """
     with cli_errors():
-        from serving.batch import COHORT_ID_COLUMN, cohort_columns, read_candidates
+        from features.candidate_rows import COHORT_ID_COLUMN, cohort_columns
+        from serving.batch import read_candidates
         from trialdesign.plan import plan_trial
 
         design = _design(endpoint, effect, hazard_ratio, follow_up_months, alpha, power, dropout, keep)
@@ -162,8 +163,8 @@ def simulate(
                           highlight=False)
         tables = validate_tables(simulate_cohort(n_patients=n_patients, seed=seed, scenario=sc),
                                  context="simulated population")
+        from features.candidate_rows import frame_rows
         from features.cohort.assemble import build_cohort
-        from serving.batch import frame_rows
 
         table = build_cohort(tables, source="synthetic", landmark=model.landmark.name).table
         rows = frame_rows(table)
