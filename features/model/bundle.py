@@ -29,6 +29,7 @@ from features import spec as S
 from features.model.derive import BaselineFeatures
 from features.model.forest import CompiledForest, UnsupportedBooster
 from features.model.heldout import HeldOutSummary
+from features.model.mixture import log_kernel, memberships
 from features.project import MODEL_NAME
 
 logger = logging.getLogger(__name__)
@@ -160,8 +161,6 @@ class SubtypeComponent:
         gmm = self.gmm
         incomplete = np.isnan(x).any(axis=1)
         if incomplete.any():  # only when marginalising: the filled path never leaves NaN
-            from features.model.mixture import memberships
-
             out = np.empty((len(x), len(gmm.weights_)))
             out[incomplete] = memberships(x[incomplete], gmm.weights_, gmm.means_, gmm.covariances_,
                                           dof=self.dof)
@@ -180,11 +179,9 @@ class SubtypeComponent:
         y = np.matmul(x[None, :, :] - gmm.means_[:, None, :], chol)  # (K, n, F)
         log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
         if self.dof is not None:  # t components (older pickles read the class default, None)
-            from features.model.mixture import log_kernel
-
             delta = (y * y).sum(axis=2).T  # (n, K)
             log_prob = (log_det + np.log(gmm.weights_))[None, :] + log_kernel(delta, x.shape[1], self.dof)
-        else:
+        else:  # kept in this order: legacy Gaussian models score bit for bit as when they were trained
             const = -0.5 * x.shape[1] * np.log(2 * np.pi) + log_det + np.log(gmm.weights_)
             log_prob = (const[:, None] - 0.5 * (y * y).sum(axis=2)).T
         log_prob -= log_prob.max(axis=1, keepdims=True)
