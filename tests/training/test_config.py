@@ -42,3 +42,16 @@ def test_search_space_never_exceeds_the_tree_budget(max_trees: int) -> None:
         assert 0 < params.n_estimators <= max_trees
         assert 0.02 <= params.learning_rate <= 0.2
         study.tell(trial, 0.0)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(6, 6.0), ("gaussian", "gaussian"), (None, None)])
+def test_subtype_refit_takes_degrees_of_freedom_gaussian_or_none(value: object, expected: object) -> None:
+    cfg = TrainConfig.model_validate({"subtype": {"refine_t_dof": value}})
+    assert cfg.subtype.refine_t_dof == expected
+    assert TrainConfig.model_validate(cfg.model_dump(mode="json")).subtype.refine_t_dof == expected
+
+
+@pytest.mark.parametrize("value", [0, -3, "gauss"])
+def test_subtype_refit_rejects_other_values_naming_the_field(value: object) -> None:
+    with pytest.raises(ValidationError, match=r"subtype\.refine_t_dof"):
+        TrainConfig.model_validate({"subtype": {"refine_t_dof": value}})

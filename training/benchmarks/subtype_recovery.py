@@ -90,12 +90,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--t-dof", default=None, help=(
         "degrees of freedom of the t components instead of the configured ones; 'gaussian' for Gaussian "
         "components (the comparisons in docs/training.md)"))
+    parser.add_argument("--refine-t-dof", default=None, help=(
+        "degrees of freedom of the final refit instead of the configured ones; 'gaussian' for Gaussian "
+        "components, 'none' for no refit (the comparisons in docs/training.md)"))
     ns = parser.parse_args(argv)
-    cfg = None
+    update: dict[str, float | str | None] = {}
     if ns.t_dof is not None:
+        update["t_dof"] = None if ns.t_dof.lower() == "gaussian" else float(ns.t_dof)
+    if ns.refine_t_dof is not None:
+        choice = ns.refine_t_dof.lower()
+        update["refine_t_dof"] = None if choice == "none" else choice if choice == "gaussian" else float(choice)
+    cfg = None
+    if update:
         base = load_config(None)
-        dof = None if ns.t_dof.lower() == "gaussian" else float(ns.t_dof)
-        cfg = base.model_copy(update={"subtype": base.subtype.model_copy(update={"t_dof": dof})})
+        cfg = base.model_copy(update={"subtype": base.subtype.model_copy(update=update)})
     ratios = []
     for seed in parse_seeds(ns.seeds):
         r = subtype_recovery(seed, n_patients=ns.n_patients, scenario=ns.scenario, cfg=cfg)

@@ -7,9 +7,10 @@ pre-slope) are standardised on the training rows; a missing feature is marginali
 stability (mean adjusted Rand index between a mixture refitted on a resample and the reference mixture, both
 labelling the full training set) are computed; among the K whose stability reaches the configured minimum, the
 smallest K whose BIC is within ``bic_margin`` of the best is chosen (a larger model must be strongly supported,
-Kass & Raftery 1995: a BIC difference above 10). Each subtype is then named and described from its training
-profile (size, biomarker medians, median observed slope, Kaplan-Meier median survival); names and profiles travel
-inside the logged model.
+Kass & Raftery 1995: a BIC difference above 10). The chosen mixture's EM is then continued with lighter-tailed
+components (``SubtypeConfig.refine_t_dof``, :func:`training.fit.mixture.refine_mixture`). Each subtype is then
+named and described from its training profile (size, biomarker medians, median observed slope, Kaplan-Meier
+median survival); names and profiles travel inside the logged model.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sklearn.metrics import adjusted_rand_score
 from features.model.bundle import SubtypeComponent, SubtypeInfo
 from training.config import SubtypeConfig
 from training.evaluation.metrics import kaplan_meier_median
-from training.fit.mixture import MixtureFit, fit_mixture
+from training.fit.mixture import MixtureFit, fit_mixture, refine_mixture
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
@@ -49,13 +50,13 @@ class Prepared:
     scale: np.ndarray
     log_offset: np.ndarray
     marginalise: bool
-    dof: float | None = None
 
-    def component(self, gmm: object, subtypes: list[SubtypeInfo]) -> SubtypeComponent:
-        """The bundle's subtype component with these transforms."""
+    def component(self, gmm: object, subtypes: list[SubtypeInfo], dof: float | None = None) -> SubtypeComponent:
+        """The bundle's subtype component with these transforms and the fitted mixture ``gmm`` (t components
+        with ``dof`` degrees of freedom; None: Gaussian)."""
         return SubtypeComponent(columns=self.columns, fill=self.fill, center=self.center, scale=self.scale,
                                 gmm=gmm, subtypes=subtypes,
-                                log_offset=self.log_offset, marginalise=self.marginalise, dof=self.dof)
+                                log_offset=self.log_offset, marginalise=self.marginalise, dof=dof)
 
 
 def prepare(z: np.ndarray, feature_names: list[str], cfg: SubtypeConfig) -> Prepared:
@@ -93,7 +94,7 @@ def prepare(z: np.ndarray, feature_names: list[str], cfg: SubtypeConfig) -> Prep
     scale = np.nanstd(x, axis=0)
     scale[~(scale > 0)] = 1.0
     return Prepared(columns=columns, fill=fill, center=center, scale=scale, log_offset=log_offset,
-                    marginalise=marginalise, dof=cfg.t_dof)
+                    marginalise=marginalise)
 
 
 def clustering_features(component: SubtypeComponent, feature_names: list[str]) -> list[str]:
@@ -171,9 +172,12 @@ def fit_subtypes(z: np.ndarray, feature_names: list[str], train: pd.DataFrame, c
     # BLAS threads on a few thousand 3-dimensional points only contend: one thread is ~10x faster on a busy machine.
     with threadpool_limits(1):
         selection, fitted = select_k(x, cfg)
+        if cfg.refine_t_dof is not None:
+            final_dof = None if cfg.refine_t_dof == "gaussian" else cfg.refine_t_dof
+            fitted = refine_mixture(x, fitted, dof=final_dof, reg_covar=cfg.reg_covar)
     labels = _predict(fitted, x)
     subtypes = describe_subtypes(train, labels, selection.k)
-    return prepared.component(fitted.gmm, subtypes), selection
+    return prepared.component(fitted.gmm, subtypes, fitted.dof), selection
 
 
 def _standardised(prepared: Prepared, z: np.ndarray) -> np.ndarray:

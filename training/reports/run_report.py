@@ -117,8 +117,7 @@ def model_card_context(fitted: Fitted, cfg: TrainConfig, data: TrainingData, *, 
         environment=package_versions(), figures=figures,
         model_description=(
             "Subtype: "
-            + (f"multivariate t mixture ({cfg.subtype.t_dof:g} degrees of freedom)" if cfg.subtype.t_dof is not None
-               else "Gaussian mixture")
+            + _mixture_words(cfg.subtype.t_dof, fitted.model.subtype.dof)
             + " on standardised baseline features (missing values marginalised out), number "
             "of subtypes chosen by BIC among bootstrap-stable solutions, the smallest within "
             f"{cfg.subtype.bic_margin:g} BIC units of the "
@@ -178,3 +177,15 @@ def _with_interval(metrics: Mapping[str, float], name: str) -> float | tuple[flo
     """A metric with its logged ``_ci_low``/``_ci_high`` as (estimate, low, high), or the bare estimate."""
     low, high = metrics.get(f"{name}_ci_low"), metrics.get(f"{name}_ci_high")
     return (metrics[name], low, high) if low is not None and high is not None else metrics[name]
+
+
+def _family(dof: float | None) -> str:
+    return f"multivariate t ({dof:g} degrees of freedom)" if dof is not None and np.isfinite(dof) else "Gaussian"
+
+
+def _mixture_words(selection_dof: float | None, final_dof: float | None) -> str:
+    """How the subtype mixture was fitted: the component family K was chosen with, and the served one."""
+    if _family(selection_dof) == _family(final_dof):
+        return f"{_family(final_dof)} mixture"
+    return (f"{_family(final_dof)} mixture, refitted from the {_family(selection_dof)} mixture with which the "
+            "number of subtypes was chosen,")
