@@ -116,6 +116,34 @@ def _predict(fit: MixtureFit, x: np.ndarray) -> np.ndarray:
                                                         dof=fit.dof), axis=1))
 
 
+def keep_populated(x: np.ndarray, chosen: MixtureFit, refitted: MixtureFit) -> MixtureFit:
+    """The refitted mixture, unless it leaves a subtype that had training patients without any.
+
+    A refit continues EM from the chosen mixture and can drain a small component; a subtype with no training
+    patient would be named and served with an empty profile. Then the chosen mixture is kept (and a warning
+    logged), so the served model always describes every subtype from patients.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, F)
+        The standardised clustering features of the training patients (NaN where missing).
+    chosen, refitted : MixtureFit
+        The mixture K was chosen with and its refit.
+
+    Returns
+    -------
+    MixtureFit
+    """
+    k = len(chosen.gmm.weights_)
+    before = np.bincount(_predict(chosen, x), minlength=k)
+    after = np.bincount(_predict(refitted, x), minlength=k)
+    if np.any((before > 0) & (after == 0)):
+        logger.warning("the subtype refit left %d of %d subtypes without training patients; the mixture K was "
+                       "chosen with is kept", int(np.sum((before > 0) & (after == 0))), k)
+        return chosen
+    return refitted
+
+
 def select_k(x: np.ndarray, cfg: SubtypeConfig) -> tuple[KSelection, MixtureFit]:
     """BIC and bootstrap stability for each K in [k_min, k_max]; the chosen K, the table and its mixture.
 
@@ -174,7 +202,7 @@ def fit_subtypes(z: np.ndarray, feature_names: list[str], train: pd.DataFrame, c
         selection, fitted = select_k(x, cfg)
         if cfg.refine_t_dof is not None:
             final_dof = None if cfg.refine_t_dof == "gaussian" else cfg.refine_t_dof
-            fitted = refine_mixture(x, fitted, dof=final_dof, reg_covar=cfg.reg_covar)
+            fitted = keep_populated(x, fitted, refine_mixture(x, fitted, dof=final_dof, reg_covar=cfg.reg_covar))
     labels = _predict(fitted, x)
     subtypes = describe_subtypes(train, labels, selection.k)
     return prepared.component(fitted.gmm, subtypes, fitted.dof), selection

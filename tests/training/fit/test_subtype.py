@@ -12,8 +12,8 @@ from sklearn.mixture import GaussianMixture
 from features.model.bundle import SubtypeComponent, SubtypeInfo
 from features.model.mixture import component_log_densities, memberships
 from training.config import SubtypeConfig
-from training.fit.mixture import MixtureFit, fit_mixture, refine_mixture
-from training.fit.subtype import describe_subtypes, select_k
+from training.fit.mixture import MixtureFit, as_gaussian_mixture, fit_mixture, refine_mixture
+from training.fit.subtype import describe_subtypes, keep_populated, select_k
 from training.fit.subtype_checks import supervised_ceiling
 
 CENTRES = np.array([[0.0, 0.0, 0.0], [4.0, 1.0, -3.0], [-3.0, 4.0, 1.0]])
@@ -242,3 +242,22 @@ def test_refit_with_lighter_tails_gives_back_the_edge_the_largest_t_component_to
     assert w6 < w3, (w3, w6)
     assert w_g < w6, (w6, w_g)
     assert ari_g >= bayes - 0.03, (ari_g, bayes)
+
+
+def test_a_refit_that_empties_a_subtype_is_not_kept(rng: np.random.Generator,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Two planted groups: a refit whose second component sits far from every patient would serve a subtype with
+    no training patient, so the chosen mixture is kept (with a warning); a refit that keeps both populated is
+    taken."""
+    x = np.concatenate([rng.normal(size=(200, 2)), rng.normal(loc=5.0, size=(200, 2))])
+    eye = np.stack([np.eye(2)] * 2)
+    chosen = MixtureFit(as_gaussian_mixture(np.array([0.5, 0.5]), np.array([[0.0, 0.0], [5.0, 5.0]]), eye),
+                        log_likelihood=0.0, bic=0.0, iterations=1, dof=3.0)
+    drained = MixtureFit(as_gaussian_mixture(np.array([0.99, 0.01]), np.array([[2.5, 2.5], [50.0, 50.0]]),
+                                             eye * 9), log_likelihood=0.0, bic=0.0, iterations=1, dof=6.0)
+    moved = MixtureFit(as_gaussian_mixture(np.array([0.45, 0.55]), np.array([[0.2, 0.0], [5.0, 4.8]]), eye),
+                       log_likelihood=0.0, bic=0.0, iterations=1, dof=6.0)
+    with caplog.at_level("WARNING", logger="training.fit.subtype"):
+        assert keep_populated(x, chosen, drained) is chosen
+    assert "the subtype refit left 1 of 2 subtypes without training patients" in caplog.text
+    assert keep_populated(x, chosen, moved) is moved
