@@ -81,42 +81,30 @@ def population(seed: int, n_patients: int, model_uri: str, keep: Sequence[float]
     """The survival design, the simulated population's scored pool, its truth and the plan, as ``alsstrat trial
     simulate`` builds them (default keep fractions unless ``keep``)."""
     from features.candidate_rows import frame_rows
-    from features.cohort.assemble import build_cohort
-    from features.contracts import validate_tables
     from features.project import configure_tracking
-    from features.simulate.generate import load_scenario, simulate_cohort
     from serving.batch import load_model
     from trialdesign.design import parse_design
     from trialdesign.plan import plan_trial
-    from trialdesign.virtual import Population
+    from trialdesign.virtual import simulated_population
 
     configure_tracking()
     model = load_model(model_uri).model
-    sc = load_scenario("default")
-    tables = validate_tables(simulate_cohort(n_patients=n_patients, seed=seed, scenario=sc), context="population")
-    table = build_cohort(tables, source="synthetic", landmark=model.landmark.name).table
+    table, pop = simulated_population(n_patients, seed, "default", landmark=model.landmark.name)
     design = parse_design({"endpoint": "survival", **({"keep": list(keep)} if keep else {})})
     plan, pool = plan_trial(model, frame_rows(table), design)
-    truth = tables["truth"].set_index("patient_id").reindex(table["patient_id"].to_numpy())
-    pop = Population(slope=table["alsfrs_r_slope_3_12"].to_numpy(dtype=float),
-                     months_since_onset=table["months_since_onset"].to_numpy(dtype=float),
-                     hazard_multiplier=truth["hazard_multiplier"].to_numpy(dtype=float),
-                     weibull_shape=sc.survival.weibull_shape, weibull_scale_months=sc.survival.weibull_scale_months)
     return design, pool, pop, plan
 
 
 def _rerandomised_size(m: np.ndarray, arm: np.ndarray, strata: np.ndarray, b: int,
                        rng: np.random.Generator) -> float:
     """Share of ``b`` within-stratum re-randomisations that the new test rejects (its size given this trial)."""
+    from trialdesign.virtual import rerandomisation_moments
+
+    centred, variance = rerandomisation_moments(m, arm, strata)
     perm = np.empty((b, len(m)))
-    centred = np.empty(len(m))
-    variance = 0.0
     for s in np.unique(strata):
         idx = np.flatnonzero(strata == s)
         perm[:, idx] = arm[idx][np.argsort(rng.random((b, len(idx))), axis=1)]
-        centred[idx] = m[idx] - m[idx].mean()
-        n, n1 = len(idx), int(arm[idx].sum())
-        variance += n1 * (n - n1) / (n * (n - 1)) * float(centred[idx] @ centred[idx]) if n > 1 else 0.0
     u = perm @ centred
     return float(np.mean(u * u / variance > CHI2_CRIT))
 
@@ -129,6 +117,7 @@ def measure(design: Any, pool: Any, pop: Any, entry: dict[str, Any], *, trials: 
         cox_arm_p_value,
         cox_martingale_residuals,
         randomised_enrolment,
+        rerandomisation_moments,
     )
 
     rng = np.random.default_rng(seed)
@@ -145,8 +134,7 @@ def measure(design: Any, pool: Any, pop: Any, entry: dict[str, Any], *, trials: 
         old.append(p_old < 0.05)
         new.append(cox_arm_p_value(t, event, arm, mu, strata) < 0.05)
         m = cox_martingale_residuals(t, event, mu)
-        n, n1 = len(m), int(arm.sum())
-        v_simple = n1 * (n - n1) / (n * (n - 1)) * float(m @ m)  # the same score's, simple randomisation
+        v_simple = rerandomisation_moments(m, arm)[1]  # the same score's, simple randomisation
         ratio.append(v_old / v_simple)
         ratio_no_projection.append(v_plain / v_simple)
         dominated.append(float(np.max(m * m) / (m @ m)) > 0.1)

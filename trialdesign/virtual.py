@@ -26,13 +26,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
 
+from features import spec as S
 from trialdesign.design import Design
 from trialdesign.pool import ScoredPool
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,41 @@ class Population:
     hazard_multiplier: np.ndarray
     weibull_shape: float
     weibull_scale_months: float
+
+
+def simulated_population(n_patients: int, seed: int, scenario: str = "default", *,
+                         landmark: str = S.DEFAULT_LANDMARK) -> tuple[pd.DataFrame, Population]:
+    """A simulated screening population: its cohort table at ``landmark`` and the truth virtual trials draw from.
+
+    Parameters
+    ----------
+    n_patients, seed : int
+        Size and simulator seed of the population (use fresh seeds to claim a property).
+    scenario : str
+        Simulator scenario name or YAML path.
+    landmark : str
+        The prediction landmark the cohort table is built at (the planning model's).
+
+    Returns
+    -------
+    (table, population)
+        The cohort table (one row per patient: candidate fields and outcomes; :func:`features.candidate_rows.
+        frame_rows` turns it into candidate rows) and the aligned :class:`Population`.
+    """
+    from features.cohort.assemble import build_cohort
+    from features.contracts import validate_tables
+    from features.simulate.generate import load_scenario, simulate_cohort
+
+    sc = load_scenario(scenario)
+    tables = validate_tables(simulate_cohort(n_patients=n_patients, seed=seed, scenario=sc),
+                             context="simulated population")
+    table = build_cohort(tables, source="synthetic", landmark=landmark).table
+    truth = tables["truth"].set_index("patient_id").reindex(table["patient_id"].to_numpy())
+    return table, Population(slope=table["alsfrs_r_slope_3_12"].to_numpy(dtype=float),
+                             months_since_onset=table["months_since_onset"].to_numpy(dtype=float),
+                             hazard_multiplier=truth["hazard_multiplier"].to_numpy(dtype=float),
+                             weibull_shape=sc.survival.weibull_shape,
+                             weibull_scale_months=sc.survival.weibull_scale_months)
 
 
 def ols_arm_p_value(y: np.ndarray, arm: np.ndarray, covariate: np.ndarray) -> float:
@@ -190,15 +229,36 @@ def cox_arm_score(time: np.ndarray, event: np.ndarray, arm: np.ndarray, covariat
     tuple of float
         The centred score and its variance (dimensionless).
     """
-    m = cox_martingale_residuals(time, event, covariate)
-    a = arm.astype(float)
-    groups = np.zeros(len(m), dtype=np.int64) if strata is None else np.unique(strata, return_inverse=True)[1]
+    centred, variance = rerandomisation_moments(cox_martingale_residuals(time, event, covariate), arm, strata)
+    return float(arm.astype(float) @ centred), variance
+
+
+def rerandomisation_moments(values: np.ndarray, arm: np.ndarray,
+                            strata: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """``values`` centred within each stratum, and the variance of ``sum arm * centred`` over the assignments that
+    keep each stratum's treated count (every one equally likely): sum_s n_s1 n_s0 / (n_s (n_s - 1)) times the
+    stratum's sum of squared centred values (see :func:`cox_arm_score`).
+
+    Parameters
+    ----------
+    values : ndarray
+        One value per patient (e.g. martingale residuals).
+    arm : ndarray of int
+        1 = treated, 0 = control.
+    strata : ndarray, optional
+        The randomisation strata; None = one stratum.
+
+    Returns
+    -------
+    (centred, variance)
+    """
+    groups = np.zeros(len(values), dtype=np.int64) if strata is None else np.unique(strata, return_inverse=True)[1]
     size = np.bincount(groups).astype(float)
-    treated = np.bincount(groups, weights=a)
-    centred = m - (np.bincount(groups, weights=m) / size)[groups]
+    treated = np.bincount(groups, weights=arm.astype(float))
+    centred = values - (np.bincount(groups, weights=values) / size)[groups]
     ss = np.bincount(groups, weights=centred * centred)
     factor = np.where(size > 1, treated * (size - treated) / (size * np.maximum(size - 1, 1)), 0.0)
-    return float(a @ centred), float(factor @ ss)
+    return centred, float(factor @ ss)
 
 
 def cox_arm_p_value(time: np.ndarray, event: np.ndarray, arm: np.ndarray, covariate: np.ndarray,

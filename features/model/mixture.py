@@ -16,13 +16,15 @@ Used by the bundle (serving) and by the training code's EM fit, so the two compu
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 import numpy as np
 from scipy.special import gammaln, logsumexp
 
 LOG_2PI = float(np.log(2 * np.pi))
 
 
-def is_t(dof: float | None) -> bool:
+def is_t(dof: float | None) -> TypeGuard[float]:
     """True when ``dof`` asks for Student-t components (finite), False for Gaussian ones (None or infinite)."""
     return dof is not None and bool(np.isfinite(dof))
 
@@ -44,11 +46,10 @@ def log_kernel(delta: np.ndarray, n_observed: int, dof: float | None) -> np.ndar
     ndarray
         Same shape as ``delta``; add ``-ln det(chol)`` of the scale matrix for the density.
     """
-    if not is_t(dof):
-        return -0.5 * n_observed * LOG_2PI - 0.5 * delta
-    assert dof is not None
-    const = gammaln((dof + n_observed) / 2) - gammaln(dof / 2) - 0.5 * n_observed * np.log(dof * np.pi)
-    return np.asarray(const - 0.5 * (dof + n_observed) * np.log1p(delta / dof))
+    if is_t(dof):
+        const = gammaln((dof + n_observed) / 2) - gammaln(dof / 2) - 0.5 * n_observed * np.log(dof * np.pi)
+        return np.asarray(const - 0.5 * (dof + n_observed) * np.log1p(delta / dof))
+    return -0.5 * n_observed * LOG_2PI - 0.5 * delta
 
 
 def missing_patterns(x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

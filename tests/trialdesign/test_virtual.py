@@ -14,7 +14,7 @@ from tests.servers import ServedModel
 from trialdesign import power as P
 from trialdesign.design import parse_design
 from trialdesign.pool import ScoredPool, score_pool
-from trialdesign.virtual import Population, ols_arm_p_value, run_trials
+from trialdesign.virtual import Population, ols_arm_p_value, run_trials, simulated_population
 
 pytestmark = [pytest.mark.slow, pytest.mark.mlflow]
 TRIALS = 500  # Monte Carlo SE of a power near 0.8: 1.8 points, so a +-5 point check can fail for real
@@ -23,22 +23,12 @@ TRIALS = 500  # Monte Carlo SE of a power near 0.8: 1.8 points, so a +-5 point c
 @pytest.fixture(scope="module")
 def pool_and_population(store: ServedModel) -> tuple[ScoredPool, Population, Any]:
     from features.candidate_rows import frame_rows
-    from features.cohort.assemble import build_cohort
-    from features.contracts import validate_tables
     from features.model.pyfunc import load_stratifier
-    from features.simulate.generate import load_scenario, simulate_cohort
 
     model = load_stratifier("models:/als-stratifier@champion").model
-    sc = load_scenario("default")
-    tables = validate_tables(simulate_cohort(n_patients=3000, seed=20261202, scenario=sc), context="test pool")
-    table = build_cohort(tables, source="synthetic").table
+    table, pop = simulated_population(3000, 20261202)
     design = parse_design({"endpoint": "slope", "keep": [1.0, 0.5], "dropout": 0.1})
     pool = score_pool(model, frame_rows(table), design)
-    truth = tables["truth"].set_index("patient_id").reindex(table["patient_id"].to_numpy())
-    pop = Population(slope=table["alsfrs_r_slope_3_12"].to_numpy(dtype=float),
-                     months_since_onset=table["months_since_onset"].to_numpy(dtype=float),
-                     hazard_multiplier=truth["hazard_multiplier"].to_numpy(dtype=float),
-                     weibull_shape=sc.survival.weibull_shape, weibull_scale_months=sc.survival.weibull_scale_months)
     return pool, pop, design
 
 

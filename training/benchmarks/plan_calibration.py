@@ -64,6 +64,7 @@ def measure(seed: int, *, n_patients: int, independent_patients: int,
     design = Design(endpoint="slope", keep=KEEP)
     pool = score_pool(model, frame_rows(cohort.table), design)
     observed = cohort.table["alsfrs_r_slope_3_12"].to_numpy(dtype=float)
+    share_of = outcome_share(pooled.outcome_share_bins)
     rows = []
     for f in KEEP:
         enrolled = pool.enrolled[f]
@@ -75,7 +76,6 @@ def measure(seed: int, *, n_patients: int, independent_patients: int,
                                "cohort_sd": round(float(y.std(ddof=1)), 3), "cohort_rho": round(rho, 3)}
         cohort_share = float(has.sum() / enrolled.sum())
         row["cohort_outcome_share"] = round(cohort_share, 3)
-        share_of = outcome_share(pooled.outcome_share_bins)
         weights_of = share_of(pool.slope[enrolled])
         variants = (("test_split", test_only, None), ("pooled", pooled, None),
                     ("test_split_weighted", test_only, weights_of), ("pooled_weighted", pooled, weights_of))

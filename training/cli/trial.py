@@ -148,33 +148,19 @@ def simulate(
     """Simulate a screening population, plan on it as a pool (outcomes ignored), then run virtual trials of every
     design with the planted effect and with none: empirical power next to planned power, and the type-I error."""
     with cli_errors():
-        from features.contracts import validate_tables
-        from features.simulate.generate import load_scenario, simulate_cohort
+        from features.candidate_rows import frame_rows
         from trialdesign.plan import plan_trial
-        from trialdesign.virtual import Population, simulate_plan
+        from trialdesign.virtual import simulate_plan, simulated_population
 
         design = _design(endpoint, effect, hazard_ratio, follow_up_months, alpha, power, dropout, keep)
         model = _load(model_uri)
         if model.landmark.day != 0:
             raise BadInput(f"trial simulate needs a screening-landmark model; model version {model.model_version} "
                            f"predicts at the {model.landmark.name} landmark")
-        sc = load_scenario(scenario)
         err_console.print(f"simulating {n_patients} patients (scenario {scenario}, seed {seed})", markup=False,
                           highlight=False)
-        tables = validate_tables(simulate_cohort(n_patients=n_patients, seed=seed, scenario=sc),
-                                 context="simulated population")
-        from features.candidate_rows import frame_rows
-        from features.cohort.assemble import build_cohort
-
-        table = build_cohort(tables, source="synthetic", landmark=model.landmark.name).table
-        rows = frame_rows(table)
-        result, pool = plan_trial(model, rows, design)
-        truth = tables["truth"].set_index("patient_id").reindex(table["patient_id"].to_numpy())
-        population = Population(slope=table["alsfrs_r_slope_3_12"].to_numpy(dtype=float),
-                                months_since_onset=table["months_since_onset"].to_numpy(dtype=float),
-                                hazard_multiplier=truth["hazard_multiplier"].to_numpy(dtype=float),
-                                weibull_shape=sc.survival.weibull_shape,
-                                weibull_scale_months=sc.survival.weibull_scale_months)
+        table, population = simulated_population(n_patients, seed, scenario, landmark=model.landmark.name)
+        result, pool = plan_trial(model, frame_rows(table), design)
         err_console.print(f"running {trials} virtual trials per design and per effect ({len(result['designs'])} "
                           "designs)", markup=False, highlight=False)
         rows_out = simulate_plan(design, pool, population, result, n_trials=trials, n_null_trials=null_trials,

@@ -116,7 +116,7 @@ def _em(x: np.ndarray, start: tuple[np.ndarray, np.ndarray, np.ndarray], reg_cov
             break
         previous = total
         # t components: the expected latent precision of each patient under each component (Peel & McLachlan 2000)
-        u = (dof + n_observed[:, None]) / (dof + delta) if is_t(dof) and dof is not None else None
+        u = (dof + n_observed[:, None]) / (dof + delta) if is_t(dof) else None
         weights, means, covs = _m_step(x, resp, means, covs, patterns, reg_covar, u)
     return weights, means, covs, total, it
 

@@ -24,6 +24,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 
 from features.model.bundle import SubtypeComponent, SubtypeInfo
+from features.model.mixture import component_log_densities
 from training.config import SubtypeConfig
 from training.evaluation.metrics import kaplan_meier_median
 from training.fit.mixture import MixtureFit, fit_mixture, refine_mixture
@@ -109,14 +110,12 @@ def _fit(x: np.ndarray, k: int, cfg: SubtypeConfig, seed: int, n_init: int) -> M
 
 
 def _predict(fit: MixtureFit, x: np.ndarray) -> np.ndarray:
-    from features.model.mixture import component_log_densities
-
     gmm = fit.gmm
     return np.asarray(np.argmax(component_log_densities(x, gmm.weights_, gmm.means_, gmm.covariances_,
                                                         dof=fit.dof), axis=1))
 
 
-def keep_populated(x: np.ndarray, chosen: MixtureFit, refitted: MixtureFit) -> MixtureFit:
+def keep_populated(x: np.ndarray, chosen: MixtureFit, refitted: MixtureFit) -> tuple[MixtureFit, np.ndarray]:
     """The refitted mixture, unless it leaves a subtype that had training patients without any.
 
     A refit continues EM from the chosen mixture and can drain a small component; a subtype with no training
@@ -132,16 +131,17 @@ def keep_populated(x: np.ndarray, chosen: MixtureFit, refitted: MixtureFit) -> M
 
     Returns
     -------
-    MixtureFit
+    (MixtureFit, ndarray)
+        The mixture kept and its subtype (component) of each training patient.
     """
     k = len(chosen.gmm.weights_)
-    before = np.bincount(_predict(chosen, x), minlength=k)
-    after = np.bincount(_predict(refitted, x), minlength=k)
+    labels_before, labels_after = _predict(chosen, x), _predict(refitted, x)
+    before, after = np.bincount(labels_before, minlength=k), np.bincount(labels_after, minlength=k)
     if np.any((before > 0) & (after == 0)):
         logger.warning("the subtype refit left %d of %d subtypes without training patients; the mixture K was "
                        "chosen with is kept", int(np.sum((before > 0) & (after == 0))), k)
-        return chosen
-    return refitted
+        return chosen, labels_before
+    return refitted, labels_after
 
 
 def select_k(x: np.ndarray, cfg: SubtypeConfig) -> tuple[KSelection, MixtureFit]:
@@ -200,10 +200,12 @@ def fit_subtypes(z: np.ndarray, feature_names: list[str], train: pd.DataFrame, c
     # BLAS threads on a few thousand 3-dimensional points only contend: one thread is ~10x faster on a busy machine.
     with threadpool_limits(1):
         selection, fitted = select_k(x, cfg)
-        if cfg.refine_t_dof is not None:
+        if cfg.refine_t_dof is None:
+            labels = _predict(fitted, x)
+        else:
             final_dof = None if cfg.refine_t_dof == "gaussian" else cfg.refine_t_dof
-            fitted = keep_populated(x, fitted, refine_mixture(x, fitted, dof=final_dof, reg_covar=cfg.reg_covar))
-    labels = _predict(fitted, x)
+            fitted, labels = keep_populated(x, fitted, refine_mixture(x, fitted, dof=final_dof,
+                                                                      reg_covar=cfg.reg_covar))
     subtypes = describe_subtypes(train, labels, selection.k)
     return prepared.component(fitted.gmm, subtypes, fitted.dof), selection
 

@@ -14,6 +14,7 @@ import mlflow
 import numpy as np
 
 from features import spec as S
+from features.model.mixture import is_t
 from training.reports import plots as P
 from training.reports.model_card import ModelCardContext, fold_intervals, render_model_card
 from training.tracking import git_state, package_versions
@@ -180,7 +181,7 @@ def _with_interval(metrics: Mapping[str, float], name: str) -> float | tuple[flo
 
 
 def _family(dof: float | None) -> str:
-    return f"multivariate t ({dof:g} degrees of freedom)" if dof is not None and np.isfinite(dof) else "Gaussian"
+    return f"multivariate t ({dof:g} degrees of freedom)" if is_t(dof) else "Gaussian"
 
 
 def _mixture_words(selection_dof: float | None, final_dof: float | None) -> str:

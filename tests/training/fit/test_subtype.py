@@ -258,6 +258,6 @@ def test_a_refit_that_empties_a_subtype_is_not_kept(rng: np.random.Generator,
     moved = MixtureFit(as_gaussian_mixture(np.array([0.45, 0.55]), np.array([[0.2, 0.0], [5.0, 4.8]]), eye),
                        log_likelihood=0.0, bic=0.0, iterations=1, dof=6.0)
     with caplog.at_level("WARNING", logger="training.fit.subtype"):
-        assert keep_populated(x, chosen, drained) is chosen
+        assert keep_populated(x, chosen, drained)[0] is chosen
     assert "the subtype refit left 1 of 2 subtypes without training patients" in caplog.text
-    assert keep_populated(x, chosen, moved) is moved
+    assert keep_populated(x, chosen, moved)[0] is moved
